@@ -1,0 +1,42 @@
+# One command per job; `make test` is what CI runs (.ci/run). Both `run` and `test` do all set-up first.
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+# CPU build of torch unless an NVIDIA GPU is present (an unpinned torch from PyPI is a multi-GB CUDA build).
+TORCH_CPU_VERSION ?= 2.13.0
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+
+.PHONY: setup torch lint typecheck test test-slow run bench check
+
+setup: torch
+	$(PIP) install -q -e ".[dev]"
+
+torch:
+	@if $(PYTHON) -c "import torch" 2>/dev/null; then \
+	  echo "torch already installed: $$($(PYTHON) -c 'import torch; print(torch.__version__)')"; \
+	elif command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
+	  $(PIP) install -q "torch>=2.4,<3"; \
+	else \
+	  $(PIP) install -q --retries 0 --timeout 10 --extra-index-url $(TORCH_CPU_INDEX) "torch==$(TORCH_CPU_VERSION)"; \
+	fi
+
+lint:
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+
+typecheck:
+	$(PYTHON) -m mypy
+
+test: setup lint typecheck
+	$(PYTHON) -m pytest -n 2 -q
+
+test-slow: setup
+	$(PYTHON) -m pytest -n 2 -q -m slow
+
+run: setup
+	$(PYTHON) -m eomctl.cli simulate --cell LGM50 --model SPMe --thermal lumped --soc0 0.1 --ambient-c 25 \
+	  --protocol "Charge at 1C until 4.2 V" --protocol "Hold at 4.2 V until C/50" --out runs/default_charge.csv
+
+bench: setup
+	$(PYTHON) benchmarks/bench_simulator.py
+
+check: test

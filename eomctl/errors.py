@@ -1,0 +1,47 @@
+"""Exceptions raised by eomctl.
+
+Every error a user can cause (a bad cell name, a malformed file, impossible limits) is raised as a subclass of
+:class:`EomctlError` with a message that says what is wrong and where, so the command line can print it without a
+traceback from deep inside PyBaMM.
+"""
+
+from __future__ import annotations
+
+
+class EomctlError(Exception):
+    """Base class of every error eomctl raises on bad input."""
+
+
+class UnknownCellError(EomctlError, KeyError):
+    """A cell name that is neither in the catalogue nor a PyBaMM parameter set."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class CellFileError(EomctlError):
+    """A cell file that is missing, unreadable or malformed."""
+
+
+class MissingParameterError(EomctlError):
+    """Parameters the chosen model options need but the cell does not define."""
+
+    def __init__(self, cell_name: str, missing: list[str]) -> None:
+        self.cell_name = cell_name
+        self.missing = sorted(missing)
+        listed = "\n  - ".join(self.missing)
+        super().__init__(
+            f"cell '{cell_name}' lacks {len(self.missing)} parameter(s) needed by the chosen model options:\n  - {listed}"
+        )
+
+
+class NonPhysicalParameterError(EomctlError):
+    """A parameter value that cannot describe a real cell (negative thickness, porosity above 1, ...)."""
+
+
+class ConfigError(EomctlError):
+    """An invalid configuration: unknown option, impossible limits, malformed scenario file."""
+
+
+class EomctlWarning(UserWarning):
+    """Warnings eomctl itself emits (turned into errors in the test suite)."""
