@@ -23,7 +23,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from eomctl.simulator import CellSimulator, SimulatorConfig
 
     if not args.protocol:
-        raise EomctlError("give at least one --protocol step, e.g. --protocol \"Charge at 1C until 4.2 V\"")
+        raise EomctlError('give at least one --protocol step, e.g. --protocol "Charge at 1C until 4.2 V"')
     config = SimulatorConfig(
         model=args.model, thermal=args.thermal, degradation=args.degradation, compile=False if args.no_compile else None
     )

@@ -30,8 +30,9 @@ class MissingParameterError(EomctlError):
         self.cell_name = cell_name
         self.missing = sorted(missing)
         listed = "\n  - ".join(self.missing)
+        count = len(self.missing)
         super().__init__(
-            f"cell '{cell_name}' lacks {len(self.missing)} parameter(s) needed by the chosen model options:\n  - {listed}"
+            f"cell '{cell_name}' lacks {count} parameter(s) needed by the chosen model options:\n  - {listed}"
         )
 
 

@@ -137,8 +137,7 @@ def _run_step(sim: CellSimulator, step: pybamm.step.BaseStepExplicit, text: str,
     while sim.last.time_s < end_time - 1e-9:
         dt = min(dt_s, end_time - sim.last.time_s)
         if kind == "Voltage":
-            result = _hold(sim, float(step.value), dt, hold_current_a)
-            hold_current_a = max(abs(result.current_a) * 1.5, 1e-3 * capacity)
+            result = _hold(sim, float(step.value), dt, hold_current_a, i_term or 0.0)
         elif kind == "Power":
             result = _constant_power(sim, -float(step.value), dt)
         else:
@@ -148,18 +147,18 @@ def _run_step(sim: CellSimulator, step: pybamm.step.BaseStepExplicit, text: str,
         if result.solver_failed:
             return False
         trace.append(result)
-        if result.stop_reason in ("v_max", "v_min"):
+        if result.stop_reason in ("v_max", "v_min", "cutoff"):
             break
         if i_term is not None and abs(result.current_a) <= i_term:
             break
     return True
 
 
-def _hold(sim: CellSimulator, voltage_v: float, dt_s: float, current_max_a: float) -> StepResult:
+def _hold(sim: CellSimulator, voltage_v: float, dt_s: float, current_max_a: float, cutoff_a: float) -> StepResult:
     """One interval of a voltage hold, charging (voltage above the cell's) or discharging (below)."""
     if sim.last.voltage_v <= voltage_v + 1e-4:
-        return sim.hold_voltage(voltage_v, dt_s, current_max_a)
-    # Discharging hold: lower the discharge current until the voltage ends at the set value (mirror image of a CV charge).
+        return sim.hold_voltage(voltage_v, dt_s, current_max_a, cutoff_a)
+    # Discharging hold: lower the discharge current until the voltage ends at the set value (a mirrored CV charge).
     start = sim.state
     lo, hi = 0.0, current_max_a
     result = sim.last

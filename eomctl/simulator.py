@@ -1,7 +1,7 @@
 """A PyBaMM cell model built once and stepped through a compiled CasADi integrator.
 
-This module is the only place in eomctl that talks to PyBaMM internals. It processes and discretises a PyBaMM model once,
-with the applied current, the ambient and initial temperature and the initial electrode concentrations as *input
+This module is the only place in eomctl that talks to PyBaMM internals. It processes and discretises a PyBaMM model
+once, with the applied current, the ambient and initial temperature and the initial electrode concentrations as *input
 parameters*, converts the discretised equations to CasADi and builds one CVODES (ODE) or IDAS (DAE) integrator over a
 normalised step ``tau in [0, 1]`` whose length ``dt_s`` is a parameter. Stepping then costs one integrator call: nothing
 is re-processed per step (the approach of liionpack and PHYSICS.md pitfall 6).
@@ -41,11 +41,17 @@ MODEL_CLASSES: dict[str, type[pybamm.lithium_ion.BaseModel]] = {
 }
 
 CURRENT_INPUT = "Current function [A]"
+CURRENT_START_INPUT = "Step start current [A]"
+CURRENT_SLOPE_INPUT = "Step current slope [A.s-1]"
 AMBIENT_INPUT = "Ambient temperature [K]"
 INITIAL_T_INPUT = "Initial temperature [K]"
 C_N_INPUT = "Initial concentration in negative electrode [mol.m-3]"
 C_P_INPUT = "Initial concentration in positive electrode [mol.m-3]"
-BASE_INPUTS = (CURRENT_INPUT, AMBIENT_INPUT, INITIAL_T_INPUT, C_N_INPUT, C_P_INPUT)
+# The applied current within a step is I(t) = I_start + slope * t (t from the step start): constant for ordinary
+# steps, a ramp for voltage holds, so the current stays continuous through a CV phase.
+BASE_INPUTS = (CURRENT_START_INPUT, CURRENT_SLOPE_INPUT, AMBIENT_INPUT, INITIAL_T_INPUT, C_N_INPUT, C_P_INPUT)
+
+MAX_CHUNK_S = 120.0  # longest single integrator call of a constant-current step [s]
 
 # Quadratures integrated over every step, in this order (units of the integral in brackets).
 QUADRATURES = (
@@ -74,6 +80,11 @@ CORE_OUTPUTS = {
     "x_avg": "Average negative particle stoichiometry",
     # phi_s - phi_e at the negative electrode / separator interface: lithium plates where this is below 0 V vs Li/Li+.
     "anode_potential_v": "Negative electrode surface potential difference at separator interface [V]",
+    # Bounds of the surface stoichiometries: a state outside [0, 1] is unphysical even if the integrator accepted it.
+    "x_surf_min": "Minimum negative particle surface stoichiometry",
+    "x_surf_max": "Maximum negative particle surface stoichiometry",
+    "y_surf_min": "Minimum positive particle surface stoichiometry",
+    "y_surf_max": "Maximum positive particle surface stoichiometry",
 }
 DEGRADATION_OUTPUTS = {
     "lli_pct": "Loss of lithium inventory [%]",
@@ -193,6 +204,14 @@ class StepResult:
         return self.entropy_j_per_k / self.duration_s if self.duration_s > 0 else 0.0
 
 
+def _expand(function: casadi.Function) -> casadi.Function:
+    """An SX copy of ``function`` (faster to evaluate) where CasADi can make one, else ``function`` itself."""
+    try:
+        return function.expand()
+    except RuntimeError:
+        return function
+
+
 def _compiler_available() -> bool:
     return shutil.which("gcc") is not None or shutil.which("cc") is not None
 
@@ -229,13 +248,13 @@ class CellSimulator:
         self.nominal_inputs = self._nominal_inputs()
         self._built = self._build_model()
         self._make_functions()
-        self._window_cache: dict[tuple[float, ...], tuple[float, float]] = {}
+        self._window_cache: dict[tuple[tuple[str, float], ...], tuple[float, float, float, float]] = {}
         self.reset()
 
     # ------------------------------------------------------------------ build
     def _model_options(self) -> dict[str, str]:
         cfg, cell = self.config, self.cell
-        options = {"thermal": cfg.thermal}
+        options: dict[str, str] = {"thermal": cfg.thermal}
         hom = cfg.heat_of_mixing if cfg.heat_of_mixing is not None else cell.heat_of_mixing
         if hom and cfg.thermal == "lumped":
             options["heat of mixing"] = "true"
@@ -243,7 +262,9 @@ class CellSimulator:
             options["contact resistance"] = "true"
         if cfg.degradation:
             if cell.sei_option is None and cell.plating_option is None:
-                raise ConfigError(f"cell '{cell.name}' has no SEI or lithium-plating parameters; degradation needs them")
+                raise ConfigError(
+                    f"cell '{cell.name}' has no SEI or lithium-plating parameters; degradation needs them"
+                )
             if cell.sei_option is not None:
                 options["SEI"] = cell.sei_option
             if cell.plating_option is not None:
@@ -255,15 +276,15 @@ class CellSimulator:
 
     def _parameter_values_for_build(self) -> pybamm.ParameterValues:
         values = self.cell.parameter_values.copy()
-        if self.config.contact_resistance and "Contact resistance [Ohm]" not in values.keys():
+        if self.config.contact_resistance and "Contact resistance [Ohm]" not in values:
             values.update({"Contact resistance [Ohm]": 0.0}, check_already_exists=False)
         return values
 
     def _nominal_inputs(self) -> dict[str, float]:
         values = self._base_values
-        nominal: dict[str, float] = {CURRENT_INPUT: 0.0}
-        for name in self.input_names[1:]:
-            value = values[name] if name in values.keys() else None
+        nominal: dict[str, float] = {CURRENT_START_INPUT: 0.0, CURRENT_SLOPE_INPUT: 0.0}
+        for name in self.input_names[2:]:
+            value = values.get(name, None)
             if not isinstance(value, (int, float)):
                 fallback = {AMBIENT_INPUT: 298.15, INITIAL_T_INPUT: 298.15}.get(name)
                 if fallback is None and name not in (C_N_INPUT, C_P_INPUT):
@@ -279,7 +300,12 @@ class CellSimulator:
         self._pybamm_options = model.options
         check_parameters(self.cell, model)
         values = self._base_values.copy()
-        values.update({name: "[input]" for name in self.input_names}, check_already_exists=False)
+        values.update({name: "[input]" for name in self.input_names[2:]}, check_already_exists=False)
+
+        def current_function(t: pybamm.Symbol) -> pybamm.Symbol:
+            return pybamm.InputParameter(CURRENT_START_INPUT) + pybamm.InputParameter(CURRENT_SLOPE_INPUT) * t
+
+        values.update({CURRENT_INPUT: current_function}, check_already_exists=False)
         var_pts = dict(model.default_var_pts)
         var_pts.update(dict(self.config.var_pts))
         sim = pybamm.Simulation(model, parameter_values=values, var_pts=var_pts)
@@ -297,7 +323,15 @@ class CellSimulator:
         p = casadi.vertcat(*p_syms.values())
         cache: dict[Any, Any] = {}
 
+        self.interpolants_as_pchip: set[str] = set()
+
         def convert(symbol: pybamm.Symbol) -> casadi.MX:
+            # CasADi 3.8's B-spline (PyBaMM's "cubic" data interpolant, e.g. OKane2022's graphite OCP) fails under
+            # differentiation; PyBaMM's "pchip" conversion is an explicit C1 piecewise cubic through the same points.
+            for node in symbol.pre_order():
+                if isinstance(node, pybamm.Interpolant) and node.interpolator == "cubic" and node.dimension == 1:
+                    node.interpolator = "pchip"
+                    self.interpolants_as_pchip.add(node.name)
             return symbol.to_casadi(t, y, inputs=p_syms, casadi_symbols=cache)
 
         def variable(name: str) -> casadi.MX:
@@ -333,18 +367,33 @@ class CellSimulator:
         # Normalised time: tau in [0, 1], physical t = tau * dt_s, so one integrator serves every step length.
         tau, dt = casadi.MX.sym("tau"), casadi.MX.sym("dt_s")
         scaled_rhs, scaled_quad = casadi.substitute([rhs * dt, quad * dt], [t], [tau * dt])
-        dae: dict[str, casadi.MX] = {"t": tau, "x": x, "p": casadi.vertcat(p, dt), "ode": scaled_rhs, "quad": scaled_quad}
+        dae: dict[str, casadi.MX] = {
+            "t": tau,
+            "x": x,
+            "p": casadi.vertcat(p, dt),
+            "ode": scaled_rhs,
+            "quad": scaled_quad,
+        }
         options: dict[str, Any] = {"abstol": self.config.atol, "reltol": self.config.rtol, "expand": True}
         if self.n_z:
+            assert alg is not None
             dae["z"], dae["alg"] = z, casadi.substitute(alg, t, tau * dt)
             options["linear_solver"] = "csparse"
         compile_c = self.config.compile if self.config.compile is not None else _compiler_available()
         if compile_c:
             options.update({"jit": True, "compiler": "shell", "jit_options": {"flags": ["-O1"], "verbose": False}})
         plugin = "idas" if self.n_z else "cvodes"
-        self._integrator = casadi.integrator("eomctl_step", plugin, dae, 0.0, 1.0, options)
-        self._y0 = casadi.Function("y0", [p], [casadi.substitute(y0, t, 0.0)]).expand()
-        self._outputs = casadi.Function("outputs", [x, z, p], [casadi.vertcat(*out_exprs)]).expand()
+        try:
+            self._integrator = casadi.integrator("eomctl_step", plugin, dae, 0.0, 1.0, options)
+        except RuntimeError:
+            # Data interpolants (B-splines, e.g. OKane2022's graphite OCP) cannot be expanded to SX: keep the MX graph.
+            options["expand"] = False
+            self._integrator = casadi.integrator("eomctl_step", plugin, dae, 0.0, 1.0, options)
+        self.expanded = bool(options["expand"])
+        self._y0 = _expand(casadi.Function("y0", [p], [casadi.substitute(y0, t, 0.0)]))
+        # Outputs are read at a step's end from inputs re-expressed as a constant current (see _integrate), so t = 0.
+        outputs_expr = casadi.substitute(casadi.vertcat(*out_exprs), t, 0.0)
+        self._outputs = _expand(casadi.Function("outputs", [x, z, p], [outputs_expr]))
         self.quadrature_names = QUADRATURES + tuple(f"mechanism_{m}" for m in self.mechanism_names)
 
     # ------------------------------------------------------------------ state
@@ -360,8 +409,8 @@ class CellSimulator:
             values = self._base_values.copy()
             values.update(overrides, check_already_exists=False)
             x0, x100, y100, y0 = pybamm.lithium_ion.get_min_max_stoichiometries(values, options=self._pybamm_options)
-            self._window_cache[key] = (float(x0), float(x100), float(y100), float(y0))  # type: ignore[assignment]
-        return self._window_cache[key]  # type: ignore[return-value]
+            self._window_cache[key] = (float(x0), float(x100), float(y100), float(y0))
+        return self._window_cache[key]
 
     def reset(
         self,
@@ -399,7 +448,7 @@ class CellSimulator:
         self._window = (x0, x100)
         values[C_N_INPUT] = (x0 + soc * (x100 - x0)) * self._max_concentration("negative")
         values[C_P_INPUT] = (y0 + soc * (y100 - y0)) * self._max_concentration("positive")
-        values[CURRENT_INPUT] = 0.0
+        values[CURRENT_START_INPUT] = values[CURRENT_SLOPE_INPUT] = 0.0
         p = np.array([values[n] for n in self.input_names], dtype=float)
         y_init = np.asarray(self._y0(p)).ravel()
         self._state = SimState(0.0, y_init[: self.n_x], y_init[self.n_x :], p, np.zeros(len(self.quadrature_names)))
@@ -429,10 +478,12 @@ class CellSimulator:
         return float(self._state.inputs[self.input_names.index(AMBIENT_INPUT)])
 
     # ------------------------------------------------------------------ stepping
-    def _integrate(self, state: SimState, current_a: float, dt_s: float) -> tuple[SimState, np.ndarray]:
-        """One integrator call: charge at ``current_a`` for ``dt_s``; raises RuntimeError if CVODES/IDAS fails."""
+    def _integrate(
+        self, state: SimState, current_a: float, dt_s: float, slope_a_per_s: float = 0.0
+    ) -> tuple[SimState, np.ndarray]:
+        """One integrator call: charge at ``current_a + slope * t`` for ``dt_s``; RuntimeError if CVODES/IDAS fails."""
         p = state.inputs.copy()
-        p[0] = -current_a  # PyBaMM: positive current discharges
+        p[0], p[1] = -current_a, -slope_a_per_s  # PyBaMM: positive current discharges
         args: dict[str, Any] = {"x0": state.x, "p": np.append(p, dt_s)}
         if self.n_z:
             args["z0"] = state.z
@@ -442,13 +493,23 @@ class CellSimulator:
         q = np.asarray(sol["qf"]).ravel()
         if not (np.all(np.isfinite(x)) and np.all(np.isfinite(q))):
             raise RuntimeError("integrator returned non-finite values")
-        return SimState(state.time_s + dt_s, x, z, p, state.totals + q), q
+        p_end = p.copy()
+        p_end[0], p_end[1] = -(current_a + slope_a_per_s * dt_s), 0.0  # the end state's current, as a constant
+        end = SimState(state.time_s + dt_s, x, z, p_end, state.totals + q)
+        out = self._outputs_of(end)
+        if not (out["x_surf_min"] >= 0.0 and out["x_surf_max"] <= 1.0 and 0.0 <= out["y_surf_min"] <= 1.0):
+            raise RuntimeError("the state left the physical range (a surface stoichiometry outside [0, 1])")
+        if not (out["y_surf_max"] <= 1.0 and 150.0 < out["temperature_k"] < 600.0):
+            raise RuntimeError("the state left the physical range (stoichiometry above 1 or temperature implausible)")
+        return end, q
 
     def _outputs_of(self, state: SimState) -> dict[str, float]:
         values = np.asarray(self._outputs(state.x, state.z, state.inputs)).ravel()
         return dict(zip(self.output_names, values.tolist(), strict=True))
 
-    def _result_at(self, state: SimState, current_a: float, duration_s: float, q: np.ndarray, reason: str) -> StepResult:
+    def _result_at(
+        self, state: SimState, current_a: float, duration_s: float, q: np.ndarray, reason: str
+    ) -> StepResult:
         out = self._outputs_of(state)
         x0, x100 = self._window
         n_base = len(QUADRATURES)
@@ -469,6 +530,18 @@ class CellSimulator:
             **step_q,
         )
 
+    def _failed(self) -> StepResult:
+        self.last = dataclasses.replace(self.last, stop_reason="solver_failure", duration_s=0.0)
+        return self.last
+
+    def _commit(self, end: SimState, q: np.ndarray, current_a: float, duration_s: float, reason: str) -> StepResult:
+        self._state = end
+        self.last = self._result_at(end, current_a, duration_s, q, reason)
+        return self.last
+
+    def _voltage(self, state: SimState) -> float:
+        return self._outputs_of(state)["voltage_v"]
+
     def step(
         self, current_a: float, dt_s: float, v_max_v: float | None = None, v_min_v: float | None = None
     ) -> StepResult:
@@ -482,7 +555,7 @@ class CellSimulator:
             Step length [s].
         v_max_v, v_min_v : float, optional
             Voltage cut-offs [V]; default the cell's window. If the end-of-step voltage crosses one, the step is cut at
-            the crossing time (found by the Illinois method to 0.1 mV) and ``stop_reason`` says which.
+            the crossing time (found to 0.1 mV) and ``stop_reason`` says which ("v_max" or "v_min").
 
         Returns
         -------
@@ -494,52 +567,39 @@ class CellSimulator:
             raise ConfigError(f"dt_s must be positive; got {dt_s}")
         v_max = self.cell.v_max_v if v_max_v is None else v_max_v
         v_min = self.cell.v_min_v if v_min_v is None else v_min_v
-        start = self._state
+        # Long steps run in chunks so that a cut-off is found before the state can run out of its physical range.
+        n_chunks = max(1, int(np.ceil(dt_s / MAX_CHUNK_S - 1e-9)))
+        state, total_q, elapsed, reason = self._state, None, 0.0, "time"
         try:
-            end, q = self._integrate(start, current_a, dt_s)
-            voltage = self._outputs_of(end)["voltage_v"]
-            reason = "time"
-            if voltage > v_max + 1e-4 or voltage < v_min - 1e-4:
-                reason = "v_max" if voltage > v_max else "v_min"
-                end, q, dt_s = self._cut_at_voltage(start, current_a, dt_s, v_max if reason == "v_max" else v_min)
+            for _ in range(n_chunks):
+                state, q, duration, reason = self._chunk(state, current_a, dt_s / n_chunks, v_max, v_min)
+                total_q = q if total_q is None else total_q + q
+                elapsed += duration
+                if reason != "time":
+                    break
         except RuntimeError:
-            self.last = dataclasses.replace(self.last, stop_reason="solver_failure", duration_s=0.0)
-            return self.last
-        self._state = end
-        self.last = self._result_at(end, current_a, dt_s, q, reason)
-        return self.last
+            return self._failed()
+        assert total_q is not None
+        return self._commit(state, total_q, current_a, elapsed, reason)
 
-    def _cut_at_voltage(
-        self, start: SimState, current_a: float, dt_s: float, v_limit: float
-    ) -> tuple[SimState, np.ndarray, float]:
-        """Find the time within the step at which the voltage reaches ``v_limit`` (Illinois regula falsi)."""
-        v_start = self._outputs_of(start)["voltage_v"] - v_limit
-        if v_start * np.sign(current_a or 1.0) >= 0:  # already at the limit: a zero-length step
-            return start, np.zeros(len(self.quadrature_names)), 0.0
-        lo_t, lo_f = 0.0, v_start
-        hi_t, hi_f = dt_s, self._outputs_of(self._integrate(start, current_a, dt_s)[0])["voltage_v"] - v_limit
-        side = 0
-        best = None
-        for _ in range(40):
-            t_try = hi_t - hi_f * (hi_t - lo_t) / (hi_f - lo_f)
-            t_try = min(max(t_try, lo_t + 1e-9 * dt_s), hi_t)
-            state, q = self._integrate(start, current_a, t_try)
-            f_try = self._outputs_of(state)["voltage_v"] - v_limit
-            best = (state, q, t_try)
-            if abs(f_try) < 1e-4:
-                break
-            if (f_try > 0) == (hi_f > 0):
-                hi_t, hi_f = t_try, f_try
-                if side == 1:
-                    lo_f /= 2
-                side = 1
-            else:
-                lo_t, lo_f = t_try, f_try
-                if side == -1:
-                    hi_f /= 2
-                side = -1
-        assert best is not None
-        return best
+    def _chunk(
+        self, start: SimState, current_a: float, dt_s: float, v_max: float, v_min: float
+    ) -> tuple[SimState, np.ndarray, float, str]:
+        end, q = self._integrate(start, current_a, dt_s)
+        voltage = self._voltage(end)
+        if v_min - 1e-4 <= voltage <= v_max + 1e-4:
+            return end, q, dt_s, "time"
+        reason, limit = ("v_max", v_max) if voltage > v_max else ("v_min", v_min)
+        f_start = self._voltage(start) - limit
+        if f_start * (voltage - limit) >= 0:  # already beyond the limit at the start: a zero-length step
+            return start, np.zeros_like(q), 0.0, reason
+
+        def at_time(t_s: float) -> tuple[float, Any]:
+            state, quad = self._integrate(start, current_a, t_s)
+            return self._voltage(state) - limit, (state, quad, t_s)
+
+        _, (end, q, duration) = _illinois(at_time, 0.0, f_start, dt_s, voltage - limit, ftol=1e-4)
+        return end, q, duration, reason
 
     def step_limited(
         self,
@@ -550,70 +610,116 @@ class CellSimulator:
         t_max_k: float | None = None,
         tol: float = 2e-4,
     ) -> StepResult:
-        """Charge for ``dt_s`` at the largest current up to ``current_max_a`` that keeps every given limit at the step end.
+        """Charge for ``dt_s`` at the largest constant current up to ``current_max_a`` that keeps every given limit.
 
-        This is how a BMS enforces a limit and how a CV phase works in discrete time: if charging at ``current_max_a``
-        would end the step above ``v_max_v`` (or below ``anode_min_v``, or above ``t_max_k``), the current is lowered
-        until the most violated limit holds with equality (to ``tol``, in V or K). Voltage and anode potential move
-        monotonically with current over a step, so the root is bracketed by 0 A and ``current_max_a``.
+        This is how a BMS enforces a limit in discrete time: if charging at ``current_max_a`` would end the step above
+        ``v_max_v`` (or below ``anode_min_v``, or above ``t_max_k``), the current is lowered until the most violated
+        limit holds with equality at the step end (to ``tol``, in V or K). Voltage, anode potential and temperature move
+        monotonically with current over a step, so the root is bracketed by 0 A and ``current_max_a``. If even 0 A
+        violates a limit (a cell hotter than ``t_max_k``), the cell rests. ``stop_reason`` is "limited" when the current
+        was lowered.
         """
         start = self._state
-        limits = (v_max_v, anode_min_v, t_max_k)
 
         def violation(state: SimState) -> float:
             out = self._outputs_of(state)
-            terms = []
+            terms = [-1.0]
             if v_max_v is not None:
                 terms.append(out["voltage_v"] - v_max_v)
             if anode_min_v is not None:
                 terms.append(anode_min_v - out["anode_potential_v"])
             if t_max_k is not None:
                 terms.append(out["temperature_k"] - t_max_k)
-            return max(terms) if terms else -1.0
+            return max(terms)
+
+        def at_current(current_a: float) -> tuple[float, Any]:
+            state, quad = self._integrate(start, current_a, dt_s)
+            return violation(state), (state, quad, current_a)
 
         try:
-            end, q = self._integrate(start, current_max_a, dt_s)
-            f_hi = violation(end)
-            current = current_max_a
-            if all(lim is None for lim in limits) or f_hi <= 0 or current_max_a <= 0:
-                pass
-            else:
-                end, q, current = self._solve_current(start, dt_s, current_max_a, f_hi, violation, tol)
+            f_hi, (end, q, current) = at_current(current_max_a)
+            if f_hi > 0 and current_max_a > 0:
+                f_lo, low = at_current(0.0)
+                if f_lo >= 0:
+                    end, q, current = low
+                else:
+                    _, (end, q, current) = _illinois(
+                        at_current, 0.0, f_lo, current_max_a, f_hi, ftol=tol, feasible=True
+                    )
         except RuntimeError:
-            self.last = dataclasses.replace(self.last, stop_reason="solver_failure", duration_s=0.0)
-            return self.last
-        self._state = end
-        self.last = self._result_at(end, current, dt_s, q, "time" if current == current_max_a else "limited")
-        return self.last
+            return self._failed()
+        return self._commit(end, q, current, dt_s, "time" if current == current_max_a else "limited")
 
-    def _solve_current(
-        self, start: SimState, dt_s: float, i_hi: float, f_hi: float, violation: Any, tol: float
-    ) -> tuple[SimState, np.ndarray, float]:
-        lo_state, lo_q = self._integrate(start, 0.0, dt_s)
-        i_lo, f_lo = 0.0, violation(lo_state)
-        if f_lo >= 0:  # even resting violates the limit (e.g. a hot cell): rest
-            return lo_state, lo_q, 0.0
-        best = (lo_state, lo_q, 0.0)
-        side = 0
-        for _ in range(40):
-            i_try = i_hi - f_hi * (i_hi - i_lo) / (f_hi - f_lo)
-            state, q = self._integrate(start, i_try, dt_s)
-            f_try = violation(state)
-            if f_try <= 0:
-                best = (state, q, i_try)
-                if f_try > -tol:
-                    break
-                i_lo, f_lo = i_try, f_try
-                if side == -1:
-                    f_hi /= 2
-                side = -1
+    def hold_voltage(self, voltage_v: float, dt_s: float, current_max_a: float, cutoff_a: float = 0.0) -> StepResult:
+        """One interval of constant-voltage charging.
+
+        The current ramps linearly from its present value so that the voltage is ``voltage_v`` at the interval's end
+        (continuous current; a CV phase is then exact to second order in the interval). If the current would fall below
+        ``cutoff_a``, the interval is shortened to end exactly where the current reaches it (``stop_reason`` "cutoff").
+        """
+        start = self._state
+        i0 = min(max(self.last.current_a, 0.0), current_max_a)
+
+        def at_slope(slope: float, duration_s: float = dt_s) -> tuple[float, Any]:
+            state, quad = self._integrate(start, i0, duration_s, slope)
+            return self._voltage(state) - voltage_v, (state, quad, i0 + slope * duration_s, duration_s)
+
+        try:
+            s_lo, s_hi = -i0 / dt_s, (current_max_a - i0) / dt_s
+            f_lo, _ = at_slope(s_lo)
+            f_hi, high = at_slope(s_hi)
+            if f_lo >= 0:  # even ramping down to 0 A overshoots: the constant-current search finds a lower current
+                return self.step_limited(current_max_a, dt_s, v_max_v=voltage_v)
+            if f_hi <= 0:  # current-limited: the voltage stays below the hold value
+                end, q, current, duration = high
             else:
-                i_hi, f_hi = i_try, f_try
-                if side == 1:
-                    f_lo /= 2
-                side = 1
-        return best
+                _, (end, q, current, duration) = _illinois(at_slope, s_lo, f_lo, s_hi, f_hi, ftol=1e-5)
+            if current >= cutoff_a or cutoff_a <= 0:
+                return self._commit(end, q, current, duration, "time")
 
-    def hold_voltage(self, voltage_v: float, dt_s: float, current_max_a: float) -> StepResult:
-        """Constant-voltage charging for ``dt_s``: the largest current up to ``current_max_a`` keeping V <= ``voltage_v``."""
-        return self.step_limited(current_max_a, dt_s, v_max_v=voltage_v)
+            def at_duration(d_s: float) -> tuple[float, Any]:
+                return at_slope((cutoff_a - i0) / d_s, d_s)
+
+            d_lo = 1e-3 * dt_s
+            g_lo, _ = at_duration(d_lo)
+            g_hi, _ = at_duration(dt_s)
+            if g_lo >= 0 or g_hi <= 0:  # no interior crossing (already at the cut-off): stop here
+                return self._commit(start, np.zeros_like(q), i0, 0.0, "cutoff")
+            _, (end, q, current, duration) = _illinois(at_duration, d_lo, g_lo, dt_s, g_hi, ftol=1e-5)
+        except RuntimeError:
+            return self._failed()
+        return self._commit(end, q, current, duration, "cutoff")
+
+
+def _illinois(
+    func: Any, lo: float, f_lo: float, hi: float, f_hi: float, ftol: float, feasible: bool = False, max_iter: int = 60
+) -> tuple[float, Any]:
+    """Root of a monotonic scalar function by the Illinois variant of regula falsi.
+
+    ``func(x)`` returns ``(f, payload)``; ``f_lo`` and ``f_hi`` must differ in sign. Stops when ``|f| < ftol``; with
+    ``feasible`` only points with ``f <= 0`` are accepted (the best one found is returned). Returns ``(x, payload)``.
+    """
+    best: tuple[float, Any] | None = None
+    side = 0
+    for _ in range(max_iter):
+        x = hi - f_hi * (hi - lo) / (f_hi - f_lo)
+        f, payload = func(x)
+        if (not feasible or f <= 0) and (best is None or abs(f) < best[0]):
+            best = (abs(f), (x, payload))
+        if abs(f) < ftol and (not feasible or f <= 0):
+            return x, payload
+        if (f > 0) == (f_hi > 0):
+            hi, f_hi = x, f
+            if side == 1:
+                f_lo /= 2
+            side = 1
+        else:
+            lo, f_lo = x, f
+            if side == -1:
+                f_hi /= 2
+            side = -1
+        if abs(hi - lo) <= 1e-12 * max(1.0, abs(hi)):
+            break
+    if best is None:
+        raise RuntimeError("root search found no admissible point")
+    return best[1]

@@ -1,0 +1,64 @@
+"""The ``eomctl`` command line, run as a user would: in a subprocess."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from eomctl.experiment import CSV_COLUMNS
+from eomctl.io import read_csv
+
+
+def _eomctl(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "eomctl.cli", *args], capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+def test_simulate_writes_the_documented_csv(tmp_path: Path) -> None:
+    out = tmp_path / "run.csv"
+    proc = _eomctl(
+        "simulate", "--cell", "Chen2020", "--model", "SPM", "--thermal", "lumped", "--soc0", "0.1",
+        "--ambient-c", "25", "--protocol", "Charge at 1C until 4.2 V", "--protocol", "Hold at 4.2 V until C/10",
+        "--protocol", "Rest for 10 minutes", "--protocol", "Discharge at 10 W for 5 minutes",
+        "--dt", "20", "--out", str(out), "--no-compile",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text().splitlines()[0] == ",".join(CSV_COLUMNS)
+    data = read_csv(out)
+    charging = data["current_a"] > 0
+    assert charging.sum() > 10
+    assert np.all(np.diff(data["entropy_j_per_k"]) >= 0)  # Sigma never decreases
+    assert data["voltage_v"].max() <= 4.2 + 2e-4
+    assert np.all(np.diff(data["time_s"]) > 0)
+    # The CV phase ended at C/10 and the power step discharged at 10 W (P = I V on the last rows).
+    power_w = (data["current_a"] * data["voltage_v"])[-5:]
+    np.testing.assert_allclose(power_w, -10.0, rtol=5e-3)
+    assert data["energy_in_j"][-1] < data["energy_in_j"].max()  # energy in falls while discharging
+
+
+def test_cells_lists_the_builtin_cells() -> None:
+    proc = _eomctl("cells")
+    assert proc.returncode == 0, proc.stderr
+    assert "LGM50" in proc.stdout and "A123-LFP" in proc.stdout and "Prada2013" in proc.stdout
+
+
+def test_bad_inputs_give_clear_errors_without_traceback(tmp_path: Path) -> None:
+    cases = [
+        (["--cell", "Chen202"], "Chen2020"),  # unknown cell: suggests the close match
+        (["--protocol", "Charge at banana"], "cannot parse protocol step 'Charge at banana'"),
+        (["--soc0", "1.4"], "initial SOC"),
+        (["--cell", str(tmp_path / "missing.yaml")], "missing.yaml"),
+        (["--dt", "-5"], "dt"),
+    ]
+    for extra, message in cases:
+        args = ["simulate", "--model", "SPM", "--no-compile", "--out", str(tmp_path / "x.csv")]
+        if "--protocol" not in extra:
+            args += ["--protocol", "Charge at 1C for 1 minute"]
+        proc = _eomctl(*args, *extra)
+        assert proc.returncode == 2, (extra, proc.stderr)
+        assert message in proc.stderr, (extra, proc.stderr)
+        assert "Traceback" not in proc.stderr

@@ -1,0 +1,246 @@
+"""The cell simulator against PyBaMM's own solver, and the entropy identities of PHYSICS.md section 3."""
+
+from __future__ import annotations
+
+import numpy as np
+import pybamm
+import pytest
+
+from eomctl.cells import load_cell
+from eomctl.errors import ConfigError
+from eomctl.experiment import run_protocol
+from eomctl.simulator import CellSimulator, SimulatorConfig
+
+CHARGE_CCCV = ["Charge at 1C until 4.2 V", "Hold at 4.2 V until C/20", "Rest for 30 minutes"]
+
+
+@pytest.fixture(scope="module")
+def chen_spme() -> CellSimulator:
+    """SPMe + lumped thermal (with heat of mixing) on Chen2020, whose OCPs are analytic fits."""
+    return CellSimulator(load_cell("Chen2020"), SimulatorConfig(model="SPMe", thermal="lumped", compile=False))
+
+
+@pytest.fixture(scope="module")
+def chen_spm_iso() -> CellSimulator:
+    return CellSimulator(
+        load_cell("Chen2020"),
+        SimulatorConfig(model="SPM", thermal="isothermal", compile=False, extra_inputs=("Contact resistance [Ohm]",)),
+    )
+
+
+def _pybamm_reference(sim: CellSimulator, steps: list[str], dt_s: float) -> pybamm.Solution:
+    """The same model, options and parameters solved by PyBaMM's own Simulation at a tight tolerance."""
+    model = {"SPM": pybamm.lithium_ion.SPM, "SPMe": pybamm.lithium_ion.SPMe, "DFN": pybamm.lithium_ion.DFN}[
+        sim.config.model
+    ](sim.options)
+    values = sim.cell.parameter_values.copy()
+    values.update({"Contact resistance [Ohm]": 0.0}, check_already_exists=False)
+    experiment = pybamm.Experiment(steps, period=f"{dt_s} seconds")
+    solver = pybamm.IDAKLUSolver(rtol=1e-8, atol=1e-10)
+    return pybamm.Simulation(model, parameter_values=values, experiment=experiment, solver=solver).solve(
+        initial_soc=0.1
+    )
+
+
+def test_matches_pybamm_simulation_on_cccv(chen_spme: CellSimulator) -> None:
+    """Voltage within 1 mV RMSE and temperature within 0.05 K of pybamm.Simulation on a CC-CV charge and rest."""
+    dt_s = 10.0
+    chen_spme.reset(soc=0.1)
+    trace = run_protocol(chen_spme, CHARGE_CCCV, dt_s=dt_s)
+    ours = trace.columns(["time_s", "voltage_v", "temperature_k", "entropy_j_per_k", "heat_irr_j"])
+    ref = _pybamm_reference(chen_spme, CHARGE_CCCV, dt_s)
+    t_ref = ref["Time [s]"].entries
+    # t = 0 is excluded: PyBaMM reports the loaded voltage there, eomctl the state before the first step.
+    mask = (ours["time_s"] > 0) & (ours["time_s"] <= t_ref[-1])
+    v_err = ours["voltage_v"][mask] - np.interp(ours["time_s"][mask], t_ref, ref["Voltage [V]"].entries)
+    t_err = ours["temperature_k"][mask] - np.interp(
+        ours["time_s"][mask], t_ref, ref["Volume-averaged cell temperature [K]"].entries
+    )
+    assert np.sqrt(np.mean(v_err**2)) < 1e-3
+    assert np.max(np.abs(t_err)) < 0.05
+    # Same Bernardi entropy from PyBaMM's output by trapezoid on its 10 s grid.
+    i_ch = -ref["Current [A]"].entries
+    loss = ref["Voltage [V]"].entries - ref["Bulk open-circuit voltage [V]"].entries
+    sigma_ref = np.trapezoid(i_ch * loss / ref["Volume-averaged cell temperature [K]"].entries, t_ref)
+    np.testing.assert_allclose(ours["entropy_j_per_k"][-1], sigma_ref, rtol=2e-3)
+
+
+def test_energy_entropy_balance_against_pybamm_heat_sources(chen_spme: CellSimulator) -> None:
+    """int T dSigma (Bernardi) equals PyBaMM's own irreversible heat (total minus reversible heating) after a rest.
+
+    PHYSICS.md section 3: with heat of mixing on, the balance closes once the free energy parked in concentration
+    gradients is released during a rest of >= 3 h.
+    """
+    steps = ["Charge at 1C until 4.2 V", "Rest for 3 hours"]
+    chen_spme.reset(soc=0.1)
+    trace = run_protocol(chen_spme, steps, dt_s=20.0)
+    last = trace.rows[-1]
+    ref = _pybamm_reference(chen_spme, steps, 20.0)
+    q_irr_pybamm_j = np.trapezoid(
+        ref["Total heating [W]"].entries - ref["Reversible heating [W]"].entries, ref["Time [s]"].entries
+    )
+    assert abs(last["heat_irr_j"] - q_irr_pybamm_j) / q_irr_pybamm_j < 5e-3
+    # E_in = DeltaG + int T dSigma, the two sides integrated separately.
+    balance = last["free_energy_j"] + last["heat_irr_j"]
+    assert abs(last["energy_in_j"] - balance) / last["energy_in_j"] < 1e-9
+
+
+def test_sigma_never_decreases_and_obeys_lower_bound(chen_spme: CellSimulator) -> None:
+    """Sigma_dot >= 0 on charge and Sigma >= Q^2 min(R_S) / (max(T) t) (PHYSICS.md section 3)."""
+    chen_spme.reset(soc=0.1)
+    results = [chen_spme.step(current_a=10.0, dt_s=30.0) for _ in range(40)]
+    results = [r for r in results if r.duration_s > 0]
+    sigma = np.array([r.totals["entropy_j_per_k"] for r in results])
+    assert np.all(np.diff(sigma) >= 0)
+    assert all(r.entropy_j_per_k > 0 for r in results)
+    charge_c = results[-1].totals["charge_in_ah"] * 3600
+    r_s = np.array([(r.voltage_v - r.ocv_v) / r.current_a for r in results])
+    t_max = max(r.temperature_k for r in results)
+    bound = charge_c**2 * r_s.min() / (t_max * results[-1].time_s)
+    assert sigma[-1] >= bound > 0
+
+
+def test_contact_resistance_shifts_r_s_by_exactly_its_value(chen_spm_iso: CellSimulator) -> None:
+    """R_S = (V - U_bulk) / I_ch moves by exactly dRc when a contact resistance dRc is added (isothermal SPM)."""
+    d_rc_ohm = 0.012
+
+    def mean_r_s(rc_ohm: float) -> float:
+        chen_spm_iso.reset(soc=0.2, inputs={"Contact resistance [Ohm]": rc_ohm})
+        steps = [chen_spm_iso.step(current_a=5.0, dt_s=30.0) for _ in range(20)]
+        return float(np.mean([(r.voltage_v - r.ocv_v) / r.current_a for r in steps]))
+
+    np.testing.assert_allclose(mean_r_s(d_rc_ohm) - mean_r_s(0.0), d_rc_ohm, rtol=1e-6)
+
+
+def test_quadrature_matches_fine_trapezoid(chen_spm_iso: CellSimulator) -> None:
+    """One 60 s step's integrals equal a trapezoid over 600 sub-steps (the quadrature is not a step-start rectangle)."""
+    chen_spm_iso.reset(soc=0.3)
+    start = chen_spm_iso.state
+    whole = chen_spm_iso.step(current_a=15.0, dt_s=60.0)
+    chen_spm_iso.restore(start)
+    fine = [chen_spm_iso.last] + [chen_spm_iso.step(current_a=15.0, dt_s=0.1) for _ in range(600)]
+    t = np.array([r.time_s for r in fine])
+    rate = np.array([15.0 * (r.voltage_v - r.ocv_v) / r.temperature_k for r in fine])
+    rate[0] = rate[1]  # the state before the step carries no current; the loaded value starts the step
+    np.testing.assert_allclose(whole.entropy_j_per_k, np.trapezoid(rate, t), rtol=2e-3)
+    np.testing.assert_allclose(whole.entropy_j_per_k, fine[-1].totals["entropy_j_per_k"], rtol=1e-4)
+
+
+def test_voltage_cutoff_stops_step_at_the_limit(chen_spme: CellSimulator) -> None:
+    chen_spme.reset(soc=0.7)
+    result = chen_spme.step(current_a=15.0, dt_s=3600.0)
+    assert result.stop_reason == "v_max"
+    assert 0 < result.duration_s < 3600.0
+    assert abs(result.voltage_v - chen_spme.cell.v_max_v) < 2e-4
+
+
+def test_limited_step_holds_voltage_and_plating_margin(chen_spme: CellSimulator) -> None:
+    chen_spme.reset(soc=0.6)
+    for _ in range(20):
+        r = chen_spme.step_limited(current_max_a=15.0, dt_s=30.0, v_max_v=4.1, anode_min_v=0.01)
+        assert r.voltage_v <= 4.1 + 2e-4
+        assert r.anode_potential_v >= 0.01 - 2e-4
+    assert r.stop_reason == "limited" and r.current_a < 15.0
+
+
+def test_solver_failure_is_a_flag_not_an_exception(chen_spm_iso: CellSimulator) -> None:
+    """An absurd current (200C) with the cut-offs disabled drives the surface stoichiometry out of [0, 1] (or the
+    integrator to fail): the step must fail softly, keep the last good state, and leave the simulator usable."""
+    chen_spm_iso.reset(soc=0.5)
+    before = chen_spm_iso.state
+    result = chen_spm_iso.step(current_a=1000.0, dt_s=3600.0, v_max_v=np.inf, v_min_v=-np.inf)
+    assert result.solver_failed
+    assert chen_spm_iso.state is before
+    assert not chen_spm_iso.step(current_a=1.0, dt_s=10.0).solver_failed
+
+
+def test_reset_restore_and_determinism(chen_spme: CellSimulator) -> None:
+    def run() -> list[float]:
+        chen_spme.reset(soc=0.25, ambient_k=288.15)
+        return [chen_spme.step(current_a=7.5, dt_s=30.0).voltage_v for _ in range(5)]
+
+    first, second = run(), run()
+    assert first == second  # bitwise identical
+    assert chen_spme.last.temperature_k > 288.15
+    saved = chen_spme.state
+    after = chen_spme.step(current_a=5.0, dt_s=30.0)
+    chen_spme.restore(saved)
+    assert chen_spme.step(current_a=5.0, dt_s=30.0).voltage_v == after.voltage_v
+
+
+def test_initial_soc_matches_pybamm_initial_state(chen_spme: CellSimulator) -> None:
+    """reset(soc) gives PyBaMM's own initial OCV for that SOC (same electrode-SOH solve)."""
+    for soc in (0.1, 0.5, 0.9):
+        result = chen_spme.reset(soc=soc)
+        values = chen_spme.cell.parameter_values.copy()
+        values.set_initial_state(soc)
+        x = (
+            values["Initial concentration in negative electrode [mol.m-3]"]
+            / values["Maximum concentration in negative electrode [mol.m-3]"]
+        )
+        assert result.soc == pytest.approx(soc, abs=1e-6)
+        assert x == pytest.approx(
+            chen_spme.stoichiometry_window()[0] * (1 - soc) + chen_spme.stoichiometry_window()[1] * soc
+        )
+
+
+def test_mechanism_split_sums_to_total() -> None:
+    sim = CellSimulator(load_cell("Chen2020"), SimulatorConfig(model="SPMe", mechanism_split=True, compile=False))
+    sim.reset(soc=0.2)
+    result = [sim.step(current_a=5.0, dt_s=60.0) for _ in range(10)][-1]
+    parts = sum(result.mechanism_entropy_j_per_k.values())
+    np.testing.assert_allclose(parts, result.entropy_j_per_k, rtol=1e-4)
+    assert result.mechanism_entropy_j_per_k["reaction"] > 0
+
+
+def test_degradation_outputs_grow_and_cold_plates_more() -> None:
+    sim = CellSimulator(load_cell("LGM50"), SimulatorConfig(model="SPM", degradation=True, compile=False))
+    plating = {}
+    for ambient_k in (273.15, 298.15):
+        sim.reset(soc=0.1, ambient_k=ambient_k)
+        results = [sim.step(current_a=15.0, dt_s=30.0) for _ in range(30)]
+        last = results[-1]
+        assert last.degradation["lli_pct"] > 0
+        assert last.degradation["sei_ah"] > 0
+        plating[ambient_k] = last.degradation["plating_ah"]
+    assert plating[273.15] > plating[298.15]
+
+
+@pytest.mark.parametrize(
+    ("config", "match"),
+    [
+        (SimulatorConfig(model="P2D"), "unknown model"),  # type: ignore[arg-type]
+        (SimulatorConfig(thermal="x-lumped"), "unknown thermal"),  # type: ignore[arg-type]
+        (SimulatorConfig(rtol=2.0), "tolerances"),
+    ],
+)
+def test_bad_config_is_a_clear_error(config: SimulatorConfig, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        config.validate()
+
+
+def test_bad_reset_and_step_inputs(chen_spm_iso: CellSimulator) -> None:
+    with pytest.raises(ConfigError, match="SOC"):
+        chen_spm_iso.reset(soc=1.5)
+    with pytest.raises(ConfigError, match="not a plausible cell temperature"):
+        chen_spm_iso.reset(soc=0.5, ambient_k=25.0)
+    with pytest.raises(ConfigError, match="extra_inputs"):
+        chen_spm_iso.reset(soc=0.5, inputs={"Negative electrode thickness [m]": 1e-5})
+    with pytest.raises(ConfigError, match="dt_s"):
+        chen_spm_iso.step(current_a=1.0, dt_s=0.0)
+
+
+def test_degradation_without_parameters_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="SEI or lithium-plating"):
+        CellSimulator(load_cell("Prada2013"), SimulatorConfig(model="SPM", degradation=True, compile=False))
+
+
+@pytest.mark.slow
+def test_dfn_runs_and_matches_spme_at_low_rate() -> None:
+    cell = load_cell("Chen2020")
+    voltages = []
+    for model in ("DFN", "SPMe"):
+        sim = CellSimulator(cell, SimulatorConfig(model=model, compile=False))  # type: ignore[arg-type]
+        sim.reset(soc=0.3)
+        voltages.append([sim.step(current_a=1.0, dt_s=60.0).voltage_v for _ in range(10)])
+    np.testing.assert_allclose(voltages[0], voltages[1], atol=3e-3)
