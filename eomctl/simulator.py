@@ -16,9 +16,13 @@ Sign convention: eomctl's ``current_a`` is positive while charging; PyBaMM's "Cu
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import shutil
-from collections.abc import Mapping
+import tempfile
+import weakref
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -212,6 +216,20 @@ def _expand(function: casadi.Function) -> casadi.Function:
         return function
 
 
+@contextlib.contextmanager
+def _working_directory(path: str | None) -> Iterator[None]:
+    """Run the block in ``path`` (no change when None)."""
+    if path is None:
+        yield
+        return
+    previous = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
 def _compiler_available() -> bool:
     return shutil.which("gcc") is not None or shutil.which("cc") is not None
 
@@ -380,15 +398,22 @@ class CellSimulator:
             dae["z"], dae["alg"] = z, casadi.substitute(alg, t, tau * dt)
             options["linear_solver"] = "csparse"
         compile_c = self.config.compile if self.config.compile is not None else _compiler_available()
+        jit_options: dict[str, Any] = {}
         if compile_c:
-            options.update({"jit": True, "compiler": "shell", "jit_options": {"flags": ["-O1"], "verbose": False}})
+            # CasADi writes the generated C and the shared object into this folder (not the working directory).
+            jit_dir = tempfile.mkdtemp(prefix="eomctl_jit_")
+            weakref.finalize(self, shutil.rmtree, jit_dir, True)
+            jit_options = {"flags": ["-O1"], "verbose": False, "directory": jit_dir}
+            options.update({"jit": True, "compiler": "shell", "jit_options": jit_options, "jit_name": "eomctl_jit"})
         plugin = "idas" if self.n_z else "cvodes"
-        try:
-            self._integrator = casadi.integrator("eomctl_step", plugin, dae, 0.0, 1.0, options)
-        except RuntimeError:
-            # Data interpolants (B-splines, e.g. OKane2022's graphite OCP) cannot be expanded to SX: keep the MX graph.
-            options["expand"] = False
-            self._integrator = casadi.integrator("eomctl_step", plugin, dae, 0.0, 1.0, options)
+        # Some of CasADi's generated sources ignore the "directory" option: build inside the JIT folder.
+        with _working_directory(jit_options["directory"] if compile_c else None):
+            try:
+                self._integrator = casadi.integrator("eomctl_step", plugin, dae, 0.0, 1.0, options)
+            except RuntimeError:
+                # Data interpolants (B-splines) cannot be expanded to SX: keep the MX graph.
+                options["expand"] = False
+                self._integrator = casadi.integrator("eomctl_step", plugin, dae, 0.0, 1.0, options)
         self.expanded = bool(options["expand"])
         self._y0 = _expand(casadi.Function("y0", [p], [casadi.substitute(y0, t, 0.0)]))
         # Outputs are read at a step's end from inputs re-expressed as a constant current (see _integrate), so t = 0.
