@@ -160,13 +160,18 @@ class SimulatorConfig:
 
 @dataclass(frozen=True)
 class SimState:
-    """A snapshot of the simulator that :meth:`CellSimulator.restore` returns to exactly."""
+    """A snapshot of the simulator that :meth:`CellSimulator.restore` returns to exactly.
+
+    ``x`` and ``z`` (differential and algebraic states) stay CasADi ``DM`` vectors between steps: converting them to
+    NumPy and back costs more than a step's arithmetic. ``outputs`` caches the scalar outputs of this state.
+    """
 
     time_s: float
-    x: np.ndarray
-    z: np.ndarray
+    x: casadi.DM
+    z: casadi.DM
     inputs: np.ndarray
     totals: np.ndarray
+    outputs: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -404,7 +409,15 @@ class CellSimulator:
             jit_dir = tempfile.mkdtemp(prefix="eomctl_jit_")
             weakref.finalize(self, shutil.rmtree, jit_dir, True)
             jit_options = {"flags": ["-O1"], "verbose": False, "directory": jit_dir}
-            options.update({"jit": True, "compiler": "shell", "jit_options": jit_options, "jit_name": "eomctl_jit"})
+            options.update(
+                {
+                    "jit": True,
+                    "compiler": "shell",
+                    "jit_options": jit_options,
+                    "jit_name": "eomctl_jit",
+                    "jit_cleanup": False,
+                }
+            )
         plugin = "idas" if self.n_z else "cvodes"
         # Some of CasADi's generated sources ignore the "directory" option: build inside the JIT folder.
         with _working_directory(jit_options["directory"] if compile_c else None):
@@ -415,10 +428,21 @@ class CellSimulator:
                 options["expand"] = False
                 self._integrator = casadi.integrator("eomctl_step", plugin, dae, 0.0, 1.0, options)
         self.expanded = bool(options["expand"])
+        # One call that integrates and evaluates the end state's outputs (inputs re-expressed as a constant current).
+        x_in, z_in = casadi.MX.sym("x_in", self.n_x), casadi.MX.sym("z_in", self.n_z)
+        p_in, dt_in = casadi.MX.sym("p_in", p.numel()), casadi.MX.sym("dt_in")
+        call: dict[str, casadi.MX] = {"x0": x_in, "p": casadi.vertcat(p_in, dt_in)}
+        if self.n_z:
+            call["z0"] = z_in
+        sol = self._integrator(**call)
+        z_end = sol["zf"] if self.n_z else z_in
+        p_end = casadi.vertcat(p_in[0] + p_in[1] * dt_in, 0.0, p_in[2:])
         self._y0 = _expand(casadi.Function("y0", [p], [casadi.substitute(y0, t, 0.0)]))
         # Outputs are read at a step's end from inputs re-expressed as a constant current (see _integrate), so t = 0.
         outputs_expr = casadi.substitute(casadi.vertcat(*out_exprs), t, 0.0)
         self._outputs = _expand(casadi.Function("outputs", [x, z, p], [outputs_expr]))
+        small = casadi.vertcat(sol["qf"], self._outputs(sol["xf"], z_end, p_end), casadi.sum1(sol["xf"]))
+        self._fused = casadi.Function("step", [x_in, z_in, p_in, dt_in], [sol["xf"], z_end, small])
         self.quadrature_names = QUADRATURES + tuple(f"mechanism_{m}" for m in self.mechanism_names)
 
     # ------------------------------------------------------------------ state
@@ -476,7 +500,9 @@ class CellSimulator:
         values[CURRENT_START_INPUT] = values[CURRENT_SLOPE_INPUT] = 0.0
         p = np.array([values[n] for n in self.input_names], dtype=float)
         y_init = np.asarray(self._y0(p)).ravel()
-        self._state = SimState(0.0, y_init[: self.n_x], y_init[self.n_x :], p, np.zeros(len(self.quadrature_names)))
+        x, z = casadi.DM(y_init[: self.n_x]), casadi.DM(y_init[self.n_x :])
+        totals = np.zeros(len(self.quadrature_names))
+        self._state = SimState(0.0, x, z, p, totals, self._evaluate_outputs(x, z, p))
         self.last = self._result_at(self._state, 0.0, 0.0, np.zeros(len(self.quadrature_names)), "time")
         return self.last
 
@@ -491,7 +517,7 @@ class CellSimulator:
 
     def restore(self, state: SimState) -> StepResult:
         """Return exactly to a state saved from :attr:`state`."""
-        if state.x.shape != (self.n_x,) or state.z.shape != (self.n_z,):
+        if state.x.numel() != self.n_x or state.z.numel() != self.n_z:
             raise ConfigError("stored state does not belong to this model (state sizes differ)")
         self._state = state
         self.last = self._result_at(state, 0.0, 0.0, np.zeros(len(self.quadrature_names)), "time")
@@ -506,31 +532,33 @@ class CellSimulator:
     def _integrate(
         self, state: SimState, current_a: float, dt_s: float, slope_a_per_s: float = 0.0
     ) -> tuple[SimState, np.ndarray]:
-        """One integrator call: charge at ``current_a + slope * t`` for ``dt_s``; RuntimeError if CVODES/IDAS fails."""
+        """One integrator call: charge at ``current_a + slope * t`` for ``dt_s``; RuntimeError if CVODES/IDAS fails.
+
+        The integrator and the end-state outputs run in one compiled call (:attr:`_fused`), so only a short vector
+        (quadratures, outputs, a finiteness check) crosses into NumPy.
+        """
         p = state.inputs.copy()
         p[0], p[1] = -current_a, -slope_a_per_s  # PyBaMM: positive current discharges
-        args: dict[str, Any] = {"x0": state.x, "p": np.append(p, dt_s)}
-        if self.n_z:
-            args["z0"] = state.z
-        sol = self._integrator(**args)
-        x = np.asarray(sol["xf"]).ravel()
-        z = np.asarray(sol["zf"]).ravel() if self.n_z else state.z
-        q = np.asarray(sol["qf"]).ravel()
-        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(q))):
+        x, z, small = self._fused(state.x, state.z, p.tolist(), dt_s)
+        values = np.array(small.nonzeros())
+        if not np.all(np.isfinite(values)):
             raise RuntimeError("integrator returned non-finite values")
-        p_end = p.copy()
-        p_end[0], p_end[1] = -(current_a + slope_a_per_s * dt_s), 0.0  # the end state's current, as a constant
-        end = SimState(state.time_s + dt_s, x, z, p_end, state.totals + q)
-        out = self._outputs_of(end)
+        n_q = len(self.quadrature_names)
+        q = values[:n_q]
+        out = dict(zip(self.output_names, values[n_q:-1].tolist(), strict=True))
         if not (out["x_surf_min"] >= 0.0 and out["x_surf_max"] <= 1.0 and 0.0 <= out["y_surf_min"] <= 1.0):
             raise RuntimeError("the state left the physical range (a surface stoichiometry outside [0, 1])")
         if not (out["y_surf_max"] <= 1.0 and 150.0 < out["temperature_k"] < 600.0):
             raise RuntimeError("the state left the physical range (stoichiometry above 1 or temperature implausible)")
-        return end, q
+        p[0], p[1] = -(current_a + slope_a_per_s * dt_s), 0.0  # the end state's current, as a constant
+        return SimState(state.time_s + dt_s, x, z, p, state.totals + q, out), q
 
     def _outputs_of(self, state: SimState) -> dict[str, float]:
-        values = np.asarray(self._outputs(state.x, state.z, state.inputs)).ravel()
-        return dict(zip(self.output_names, values.tolist(), strict=True))
+        return state.outputs
+
+    def _evaluate_outputs(self, x: casadi.DM, z: casadi.DM, inputs: np.ndarray) -> dict[str, float]:
+        values = self._outputs(x, z, inputs.tolist()).nonzeros()
+        return dict(zip(self.output_names, values, strict=True))
 
     def _result_at(
         self, state: SimState, current_a: float, duration_s: float, q: np.ndarray, reason: str
