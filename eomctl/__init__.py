@@ -8,3 +8,7 @@ degradation of learned and standard charging protocols.
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+from eomctl.scenarios import register_scenarios
+
+register_scenarios()
