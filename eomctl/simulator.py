@@ -55,6 +55,7 @@ C_P_INPUT = "Initial concentration in positive electrode [mol.m-3]"
 # steps, a ramp for voltage holds, so the current stays continuous through a CV phase.
 BASE_INPUTS = (CURRENT_START_INPUT, CURRENT_SLOPE_INPUT, AMBIENT_INPUT, INITIAL_T_INPUT, C_N_INPUT, C_P_INPUT)
 
+FAILED_TRIAL_VIOLATION = 1.0  # stand-in violation [V or K] of a trial current the integrator could not follow
 MAX_CHUNK_S = 120.0  # longest single integrator call of a constant-current step [s]
 
 # Quadratures integrated over every step, in this order (units of the integral in brackets).
@@ -397,7 +398,13 @@ class CellSimulator:
             "ode": scaled_rhs,
             "quad": scaled_quad,
         }
-        options: dict[str, Any] = {"abstol": self.config.atol, "reltol": self.config.rtol, "expand": True}
+        # Trial currents of a limit search may drive the model out of range; those failures are handled, not printed.
+        options: dict[str, Any] = {
+            "abstol": self.config.atol,
+            "reltol": self.config.rtol,
+            "expand": True,
+            "show_eval_warnings": False,
+        }
         if self.n_z:
             assert alg is not None
             dae["z"], dae["alg"] = z, casadi.substitute(alg, t, tau * dt)
@@ -418,6 +425,8 @@ class CellSimulator:
                     "jit_cleanup": False,
                 }
             )
+        # The DAE and output expressions stay available (e.g. to build optimal-control problems on the same model).
+        self.dae: dict[str, casadi.MX] = dict(dae)
         plugin = "idas" if self.n_z else "cvodes"
         # Some of CasADi's generated sources ignore the "directory" option: build inside the JIT folder.
         with _working_directory(jit_options["directory"] if compile_c else None):
@@ -444,6 +453,11 @@ class CellSimulator:
         small = casadi.vertcat(sol["qf"], self._outputs(sol["xf"], z_end, p_end), casadi.sum1(sol["xf"]))
         self._fused = casadi.Function("step", [x_in, z_in, p_in, dt_in], [sol["xf"], z_end, small])
         self.quadrature_names = QUADRATURES + tuple(f"mechanism_{m}" for m in self.mechanism_names)
+
+    @property
+    def output_function(self) -> casadi.Function:
+        """CasADi function ``(x, z, p) -> outputs`` (names in :attr:`output_names`) at a constant current ``-p[0]``."""
+        return self._outputs
 
     # ------------------------------------------------------------------ state
     def stoichiometry_window(self, inputs: Mapping[str, float] | None = None) -> tuple[float, float, float, float]:
@@ -686,22 +700,56 @@ class CellSimulator:
             return max(terms)
 
         def at_current(current_a: float) -> tuple[float, Any]:
-            state, quad = self._integrate(start, current_a, dt_s)
+            try:
+                state, quad = self._integrate(start, current_a, dt_s)
+            except RuntimeError:
+                # Too much current for the model to integrate (e.g. electrolyte depletion at 3C): as good as a
+                # violated limit for the search; a moderate stand-in value keeps regula falsi well conditioned.
+                return FAILED_TRIAL_VIOLATION, None
             return violation(state), (state, quad, current_a)
 
         try:
-            f_hi, (end, q, current) = at_current(current_max_a)
-            if f_hi > 0 and current_max_a > 0:
-                f_lo, low = at_current(0.0)
-                if f_lo >= 0:
-                    end, q, current = low
-                else:
-                    _, (end, q, current) = _illinois(
-                        at_current, 0.0, f_lo, current_max_a, f_hi, ftol=tol, feasible=True
-                    )
+            found = self._search_current(at_current, current_max_a, tol)
         except RuntimeError:
             return self._failed()
+        if found is None:
+            return self._failed()
+        end, q, current = found
         return self._commit(end, q, current, dt_s, "time" if current == current_max_a else "limited")
+
+    def _search_current(self, at_current: Any, current_max_a: float, tol: float) -> Any:
+        """Largest feasible current in [0, current_max_a], warm-started from the last limited step's current.
+
+        In a taper the limited current changes little between steps, so the last one and a neighbour 2 % away
+        usually bracket the root and two or three integrator calls suffice (instead of trying full current and 0 A).
+        """
+        last = self.last
+        if last.stop_reason == "limited" and 0.0 < last.current_a < current_max_a:
+            guess = last.current_a
+            f_guess, payload = at_current(guess)
+            if -tol < f_guess <= 0:
+                return payload
+            factor = 0.98 if f_guess > 0 else 1.02
+            for _ in range(8):
+                other = min(guess * factor, current_max_a)
+                f_other, other_payload = at_current(other)
+                if (f_other > 0) != (f_guess > 0):
+                    lo, f_lo, hi, f_hi = (
+                        (other, f_other, guess, f_guess) if f_guess > 0 else (guess, f_guess, other, f_other)
+                    )
+                    return _illinois(at_current, lo, f_lo, hi, f_hi, ftol=tol, feasible=True)[1]
+                if other == current_max_a:  # feasible up to the maximum: not limited any more
+                    return other_payload
+                guess, f_guess, factor = other, f_other, factor**2
+        f_hi, payload = at_current(current_max_a)
+        if f_hi <= 0 or current_max_a <= 0:
+            return payload
+        f_lo, low = at_current(0.0)
+        if low is None:
+            return None
+        if f_lo >= 0:  # even resting violates a limit (a hot cell): rest
+            return low
+        return _illinois(at_current, 0.0, f_lo, current_max_a, f_hi, ftol=tol, feasible=True)[1]
 
     def hold_voltage(self, voltage_v: float, dt_s: float, current_max_a: float, cutoff_a: float = 0.0) -> StepResult:
         """One interval of constant-voltage charging.
