@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--out", default="run.csv", help="CSV file to write")
     sim.add_argument("--no-compile", action="store_true", help="skip JIT compilation (faster start, slower steps)")
     sim.set_defaults(func=_cmd_simulate)
+
+    # Each remaining sub-command lives with the module that does its job (heavy imports stay inside the handlers).
+    from eomctl.evaluation import add_evaluate_parser
+
+    add_evaluate_parser(sub)
     return parser
 
 

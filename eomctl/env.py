@@ -6,6 +6,7 @@ drawing in :mod:`eomctl.render`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import numpy as np
 from eomctl.cells import load_cell
 from eomctl.errors import ConfigError
 from eomctl.render import Frame, HumanViewer, draw_episode
-from eomctl.scenarios import KELVIN_OFFSET, Scenario, load_scenario
+from eomctl.scenarios import KELVIN_OFFSET, Limits, Scenario, load_scenario
 from eomctl.simulator import CellSimulator, StepResult
 
 # Observation features: name -> (low, high). Values are clipped to these documented bounds (a safety net: a physical
@@ -59,7 +60,7 @@ CAPACITY_PARAMETERS = (
     "Electrode width [m]",
     "Number of electrodes connected in parallel to make a cell",
 )
-RESET_OPTIONS = ("initial_soc", "ambient_c", "deadline_s", "inputs")
+RESET_OPTIONS = ("initial_soc", "ambient_c", "deadline_s", "inputs", "limits")
 
 
 class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
@@ -107,6 +108,10 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
     A relaxed cell at a uniform SOC and temperature. Initial SOC, ambient temperature (the cell starts at ambient),
     the deadline, cell-to-cell parameter spread and the aging state are drawn from the scenario's ranges with
     ``self.np_random``; ``reset(options=...)`` may fix "initial_soc", "ambient_c" [C], "deadline_s" or "inputs".
+    ``reset(options={"limits": {"v_max_v": 4.1, "anode_min_v": 0.02}})`` overrides the scenario's limits
+    (``v_max_v`` [V], ``t_max_k`` [K], ``anode_min_v`` [V vs Li/Li+]; ``None`` switches one off, or for ``v_max_v``
+    means the cell's cut-off) for that episode only, validated like the scenario's own (``ConfigError`` on an unknown
+    key or a ``v_max_v`` above the cell's): a baseline charger asks for its CV voltage or plating margin this way.
 
     ## Episode End
     Terminated when the SOC reaches the target (success) or the solver fails (``info["solver_failure"]``).
@@ -142,6 +147,7 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
         self.sim = CellSimulator(self.cell, sc.simulator_config())  # the only build: reset/step never rebuild
         self.current_max_a = sc.c_rate_max * self.cell.capacity_ah
         self.v_max_v = sc.limits.v_max_v if sc.limits.v_max_v is not None else self.cell.v_max_v
+        self.limits: Limits = sc.limits  # this episode's limits: the scenario's, or reset's "limits" option
         self.features: tuple[str, ...] = FULL_FEATURES if sc.observation == "full" else BMS_FEATURES
         if sc.observation == "bms" and sc.deadline_s is not None:
             self.features += ("time_left_frac",)
@@ -197,6 +203,8 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
             "deadline_s": float(rng.uniform(*sc.deadline_s)) if sc.deadline_s else None,
             "inputs": self._draw_inputs(rng),
         }
+        self.limits = self._episode_limits((options or {}).get("limits"))
+        self.v_max_v = self.limits.v_max_v if self.limits.v_max_v is not None else self.cell.v_max_v
         draw.update(options or {})
         inputs = {k: float(v) for k, v in draw["inputs"].items()}
         result = self.sim.reset(draw["initial_soc"], ambient_k=draw["ambient_c"] + KELVIN_OFFSET, inputs=inputs)
@@ -214,6 +222,20 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
         if self.render_mode == "human":
             self._show()
         return self._observation(info), info
+
+    def _episode_limits(self, overrides: Mapping[str, Any] | None) -> Limits:
+        """The scenario's limits with the reset option "limits" applied, validated as the scenario's own are."""
+        if overrides is None:
+            return self.scenario.limits
+        known = [f.name for f in dataclasses.fields(Limits)]
+        if not isinstance(overrides, Mapping):
+            raise ConfigError(f"reset option 'limits': expected a mapping with keys from {known}; got {overrides!r}")
+        unknown = sorted(set(overrides) - set(known))
+        if unknown:
+            raise ConfigError(f"reset option 'limits': unknown key(s) {unknown}; known: {known}")
+        limits = dataclasses.replace(self.scenario.limits, **overrides)
+        dataclasses.replace(self.scenario, limits=limits).validate(self.cell)
+        return limits
 
     def _draw_inputs(self, rng: np.random.Generator) -> dict[str, float]:
         nominal = self.sim.nominal_inputs
@@ -265,7 +287,7 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def _advance(self, current_a: float) -> StepResult:
         """One control step: limits held by the simulator ("enforce"), or the asked current applied ("penalise")."""
-        sc, lim = self.scenario, self.scenario.limits
+        sc, lim = self.scenario, self.limits
         if sc.limit_mode == "enforce":
             return self.sim.step_limited(
                 current_a, sc.dt_s, v_max_v=self.v_max_v, anode_min_v=lim.anode_min_v, t_max_k=lim.t_max_k
@@ -277,7 +299,7 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
         return self.sim.step(0.0, sc.dt_s - result.duration_s)
 
     def _violations(self, result: StepResult) -> dict[str, int]:
-        lim = self.scenario.limits
+        lim = self.limits
         return {
             "v_max": int(result.voltage_v > self.v_max_v + V_TOL_V),
             "anode_min": int(lim.anode_min_v is not None and result.anode_potential_v < lim.anode_min_v - V_TOL_V),
@@ -359,14 +381,14 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
             gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array' or 'human'")
             return None
         image = draw_episode(
-            self._frames, f"{self.scenario.name} ({self.cell.name})", self.v_max_v, self.scenario.limits.t_max_k
+            self._frames, f"{self.scenario.name} ({self.cell.name})", self.v_max_v, self.limits.t_max_k
         )
         return image if self.render_mode == "rgb_array" else None
 
     def _show(self) -> None:
         if self._viewer is None:
             self._viewer = HumanViewer(self.metadata["render_fps"])
-        self._viewer.show(draw_episode(self._frames, self.scenario.name, self.v_max_v, self.scenario.limits.t_max_k))
+        self._viewer.show(draw_episode(self._frames, self.scenario.name, self.v_max_v, self.limits.t_max_k))
 
     def close(self) -> None:
         """Close the human-mode window, if any."""
