@@ -16,13 +16,8 @@ Sign convention: eomctl's ``current_a`` is positive while charging; PyBaMM's "Cu
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import os
-import shutil
-import tempfile
-import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -30,7 +25,21 @@ import casadi
 import numpy as np
 import pybamm
 
+from eomctl.compiled_model import (
+    AMBIENT_INPUT,
+    BASE_INPUTS,
+    C_N_INPUT,
+    C_P_INPUT,
+    CURRENT_INPUT,
+    CURRENT_SLOPE_INPUT,
+    CURRENT_START_INPUT,
+    DEGRADATION_OUTPUTS,
+    INITIAL_T_INPUT,
+    QUADRATURES,
+    compile_model,
+)
 from eomctl.errors import ConfigError
+from eomctl.rootfind import illinois
 
 if TYPE_CHECKING:
     from eomctl.cells import Cell
@@ -44,60 +53,8 @@ MODEL_CLASSES: dict[str, type[pybamm.lithium_ion.BaseModel]] = {
     "DFN": pybamm.lithium_ion.DFN,
 }
 
-CURRENT_INPUT = "Current function [A]"
-CURRENT_START_INPUT = "Step start current [A]"
-CURRENT_SLOPE_INPUT = "Step current slope [A.s-1]"
-AMBIENT_INPUT = "Ambient temperature [K]"
-INITIAL_T_INPUT = "Initial temperature [K]"
-C_N_INPUT = "Initial concentration in negative electrode [mol.m-3]"
-C_P_INPUT = "Initial concentration in positive electrode [mol.m-3]"
-# The applied current within a step is I(t) = I_start + slope * t (t from the step start): constant for ordinary
-# steps, a ramp for voltage holds, so the current stays continuous through a CV phase.
-BASE_INPUTS = (CURRENT_START_INPUT, CURRENT_SLOPE_INPUT, AMBIENT_INPUT, INITIAL_T_INPUT, C_N_INPUT, C_P_INPUT)
-
 FAILED_TRIAL_VIOLATION = 1.0  # stand-in violation [V or K] of a trial current the integrator could not follow
 MAX_CHUNK_S = 120.0  # longest single integrator call of a constant-current step [s]
-
-# Quadratures integrated over every step, in this order (units of the integral in brackets).
-QUADRATURES = (
-    "entropy_j_per_k",  # Sigma = int I_ch (V - U_bulk) / T dt   [J/K]
-    "energy_in_j",  # E_in = int I_ch V dt                   [J]
-    "free_energy_j",  # DeltaG = int I_ch U_bulk dt          [J]
-    "heat_irr_j",  # Q_irr = int I_ch (V - U_bulk) dt        [J]
-    "t_weighted_entropy_j",  # int T dSigma (equals Q_irr by construction; kept separate for the balance report) [J]
-    "charge_in_ah",  # int I_ch dt / 3600                      [A.h]
-)
-
-# Per-mechanism overpotentials whose sum is V - U_bulk (PHYSICS.md section 1).
-MECHANISM_VARIABLES = {
-    "reaction": "X-averaged battery reaction overpotential [V]",
-    "particle_diffusion": "Battery particle concentration overpotential [V]",
-    "electrolyte_concentration": "X-averaged battery concentration overpotential [V]",
-    "electrolyte_ohmic": "X-averaged battery electrolyte ohmic losses [V]",
-    "solid_ohmic": "X-averaged battery solid phase ohmic losses [V]",
-}
-
-# Scalar outputs read at the end of every step: eomctl name -> PyBaMM variable.
-CORE_OUTPUTS = {
-    "voltage_v": "Voltage [V]",
-    "ocv_v": "Bulk open-circuit voltage [V]",
-    "temperature_k": "Volume-averaged cell temperature [K]",
-    "x_avg": "Average negative particle stoichiometry",
-    # phi_s - phi_e at the negative electrode / separator interface: lithium plates where this is below 0 V vs Li/Li+.
-    "anode_potential_v": "Negative electrode surface potential difference at separator interface [V]",
-    # Bounds of the surface stoichiometries: a state outside [0, 1] is unphysical even if the integrator accepted it.
-    "x_surf_min": "Minimum negative particle surface stoichiometry",
-    "x_surf_max": "Maximum negative particle surface stoichiometry",
-    "y_surf_min": "Minimum positive particle surface stoichiometry",
-    "y_surf_max": "Maximum positive particle surface stoichiometry",
-}
-DEGRADATION_OUTPUTS = {
-    "lli_pct": "Loss of lithium inventory [%]",
-    "sei_ah": "Loss of capacity to negative SEI [A.h]",
-    "plating_ah": "Loss of capacity to negative lithium plating [A.h]",
-    "lam_neg_pct": "Loss of active material in negative electrode [%]",
-    "lam_pos_pct": "Loss of active material in positive electrode [%]",
-}
 
 
 @dataclass(frozen=True)
@@ -214,32 +171,6 @@ class StepResult:
         return self.entropy_j_per_k / self.duration_s if self.duration_s > 0 else 0.0
 
 
-def _expand(function: casadi.Function) -> casadi.Function:
-    """An SX copy of ``function`` (faster to evaluate) where CasADi can make one, else ``function`` itself."""
-    try:
-        return function.expand()
-    except RuntimeError:
-        return function
-
-
-@contextlib.contextmanager
-def _working_directory(path: str | None) -> Iterator[None]:
-    """Run the block in ``path`` (no change when None)."""
-    if path is None:
-        yield
-        return
-    previous = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(previous)
-
-
-def _compiler_available() -> bool:
-    return shutil.which("gcc") is not None or shutil.which("cc") is not None
-
-
 class CellSimulator:
     """One cell, one PyBaMM model, built once and stepped with a new current each step.
 
@@ -337,122 +268,26 @@ class CellSimulator:
         return sim.built_model
 
     def _make_functions(self) -> None:
-        built = self._built
-        self.n_x, self.n_z = int(built.len_rhs), int(built.len_alg)
-        t = casadi.MX.sym("t")
-        x = casadi.MX.sym("x", self.n_x)
-        z = casadi.MX.sym("z", self.n_z)
-        y = casadi.vertcat(x, z)
-        p_syms = {name: casadi.MX.sym(name) for name in self.input_names}
-        p = casadi.vertcat(*p_syms.values())
-        cache: dict[Any, Any] = {}
-
-        self.interpolants_as_pchip: set[str] = set()
-
-        def convert(symbol: pybamm.Symbol) -> casadi.MX:
-            # CasADi 3.8's B-spline (PyBaMM's "cubic" data interpolant, e.g. OKane2022's graphite OCP) fails under
-            # differentiation; PyBaMM's "pchip" conversion is an explicit C1 piecewise cubic through the same points.
-            for node in symbol.pre_order():
-                if isinstance(node, pybamm.Interpolant) and node.interpolator == "cubic" and node.dimension == 1:
-                    node.interpolator = "pchip"
-                    self.interpolants_as_pchip.add(node.name)
-            return symbol.to_casadi(t, y, inputs=p_syms, casadi_symbols=cache)
-
-        def variable(name: str) -> casadi.MX:
-            return convert(built.get_processed_variable(name))
-
-        rhs = convert(built.concatenated_rhs)
-        alg = convert(built.concatenated_algebraic) if self.n_z else None
-        y0 = convert(built.concatenated_initial_conditions)
-
-        outputs = dict(CORE_OUTPUTS)
-        if self.config.degradation or self.config.loss_of_active_material:
-            outputs.update(DEGRADATION_OUTPUTS)
-        self.output_names = tuple(outputs)
-        out_exprs = [variable(v) for v in outputs.values()]
-
-        voltage, ocv, temperature = out_exprs[0], out_exprs[1], out_exprs[2]
-        current_ch = -variable("Current [A]")
-        loss = voltage - ocv
-        quads = [
-            current_ch * loss / temperature,
-            current_ch * voltage,
-            current_ch * ocv,
-            current_ch * loss,
-            current_ch * loss,
-            current_ch / 3600.0,
-        ]
-        self.mechanism_names: tuple[str, ...] = ()
-        if self.config.mechanism_split:
-            self.mechanism_names = tuple(MECHANISM_VARIABLES)
-            quads += [current_ch * variable(v) / temperature for v in MECHANISM_VARIABLES.values()]
-        quad = casadi.vertcat(*quads)
-
-        # Normalised time: tau in [0, 1], physical t = tau * dt_s, so one integrator serves every step length.
-        tau, dt = casadi.MX.sym("tau"), casadi.MX.sym("dt_s")
-        scaled_rhs, scaled_quad = casadi.substitute([rhs * dt, quad * dt], [t], [tau * dt])
-        dae: dict[str, casadi.MX] = {
-            "t": tau,
-            "x": x,
-            "p": casadi.vertcat(p, dt),
-            "ode": scaled_rhs,
-            "quad": scaled_quad,
-        }
-        # Trial currents of a limit search may drive the model out of range; those failures are handled, not printed.
-        options: dict[str, Any] = {
-            "abstol": self.config.atol,
-            "reltol": self.config.rtol,
-            "expand": True,
-            "show_eval_warnings": False,
-        }
-        if self.n_z:
-            assert alg is not None
-            dae["z"], dae["alg"] = z, casadi.substitute(alg, t, tau * dt)
-            options["linear_solver"] = "csparse"
-        compile_c = self.config.compile if self.config.compile is not None else _compiler_available()
-        jit_options: dict[str, Any] = {}
-        if compile_c:
-            # CasADi writes the generated C and the shared object into this folder (not the working directory).
-            jit_dir = tempfile.mkdtemp(prefix="eomctl_jit_")
-            weakref.finalize(self, shutil.rmtree, jit_dir, True)
-            jit_options = {"flags": ["-O1"], "verbose": False, "directory": jit_dir}
-            options.update(
-                {
-                    "jit": True,
-                    "compiler": "shell",
-                    "jit_options": jit_options,
-                    "jit_name": "eomctl_jit",
-                    "jit_cleanup": False,
-                }
-            )
+        compiled = compile_model(
+            self._built,
+            self.input_names,
+            rtol=self.config.rtol,
+            atol=self.config.atol,
+            compile_c=self.config.compile,
+            degradation_outputs=self.config.degradation or self.config.loss_of_active_material,
+            mechanism_split=self.config.mechanism_split,
+        )
+        self.compiled = compiled
+        self.n_x, self.n_z = compiled.n_x, compiled.n_z
         # The DAE and output expressions stay available (e.g. to build optimal-control problems on the same model).
-        self.dae: dict[str, casadi.MX] = dict(dae)
-        plugin = "idas" if self.n_z else "cvodes"
-        # Some of CasADi's generated sources ignore the "directory" option: build inside the JIT folder.
-        with _working_directory(jit_options["directory"] if compile_c else None):
-            try:
-                self._integrator = casadi.integrator("eomctl_step", plugin, dae, 0.0, 1.0, options)
-            except RuntimeError:
-                # Data interpolants (B-splines) cannot be expanded to SX: keep the MX graph.
-                options["expand"] = False
-                self._integrator = casadi.integrator("eomctl_step", plugin, dae, 0.0, 1.0, options)
-        self.expanded = bool(options["expand"])
-        # One call that integrates and evaluates the end state's outputs (inputs re-expressed as a constant current).
-        x_in, z_in = casadi.MX.sym("x_in", self.n_x), casadi.MX.sym("z_in", self.n_z)
-        p_in, dt_in = casadi.MX.sym("p_in", p.numel()), casadi.MX.sym("dt_in")
-        call: dict[str, casadi.MX] = {"x0": x_in, "p": casadi.vertcat(p_in, dt_in)}
-        if self.n_z:
-            call["z0"] = z_in
-        sol = self._integrator(**call)
-        z_end = sol["zf"] if self.n_z else z_in
-        p_end = casadi.vertcat(p_in[0] + p_in[1] * dt_in, 0.0, p_in[2:])
-        self._y0 = _expand(casadi.Function("y0", [p], [casadi.substitute(y0, t, 0.0)]))
-        # Outputs are read at a step's end from inputs re-expressed as a constant current (see _integrate), so t = 0.
-        outputs_expr = casadi.substitute(casadi.vertcat(*out_exprs), t, 0.0)
-        self._outputs = _expand(casadi.Function("outputs", [x, z, p], [outputs_expr]))
-        small = casadi.vertcat(sol["qf"], self._outputs(sol["xf"], z_end, p_end), casadi.sum1(sol["xf"]))
-        self._fused = casadi.Function("step", [x_in, z_in, p_in, dt_in], [sol["xf"], z_end, small])
-        self.quadrature_names = QUADRATURES + tuple(f"mechanism_{m}" for m in self.mechanism_names)
+        self.dae: dict[str, casadi.MX] = compiled.dae
+        self.expanded = compiled.expanded
+        self.interpolants_as_pchip = set(compiled.interpolants_as_pchip)
+        self.output_names = compiled.output_names
+        self.quadrature_names = compiled.quadrature_names
+        self.mechanism_names = compiled.mechanism_names
+        self._integrator, self._fused = compiled.integrator, compiled.fused
+        self._y0, self._outputs = compiled.y0_function, compiled.outputs_function
 
     @property
     def output_function(self) -> casadi.Function:
@@ -665,7 +500,7 @@ class CellSimulator:
             state, quad = self._integrate(start, current_a, t_s)
             return self._voltage(state) - limit, (state, quad, t_s)
 
-        _, (end, q, duration) = _illinois(at_time, 0.0, f_start, dt_s, voltage - limit, ftol=1e-4)
+        _, (end, q, duration) = illinois(at_time, 0.0, f_start, dt_s, voltage - limit, ftol=1e-4)
         return end, q, duration, reason
 
     def step_limited(
@@ -737,7 +572,7 @@ class CellSimulator:
                     lo, f_lo, hi, f_hi = (
                         (other, f_other, guess, f_guess) if f_guess > 0 else (guess, f_guess, other, f_other)
                     )
-                    return _illinois(at_current, lo, f_lo, hi, f_hi, ftol=tol, feasible=True)[1]
+                    return illinois(at_current, lo, f_lo, hi, f_hi, ftol=tol, feasible=True)[1]
                 if other == current_max_a:  # feasible up to the maximum: not limited any more
                     return other_payload
                 guess, f_guess, factor = other, f_other, factor**2
@@ -749,7 +584,7 @@ class CellSimulator:
             return None
         if f_lo >= 0:  # even resting violates a limit (a hot cell): rest
             return low
-        return _illinois(at_current, 0.0, f_lo, current_max_a, f_hi, ftol=tol, feasible=True)[1]
+        return illinois(at_current, 0.0, f_lo, current_max_a, f_hi, ftol=tol, feasible=True)[1]
 
     def hold_voltage(self, voltage_v: float, dt_s: float, current_max_a: float, cutoff_a: float = 0.0) -> StepResult:
         """One interval of constant-voltage charging.
@@ -774,7 +609,7 @@ class CellSimulator:
             if f_hi <= 0:  # current-limited: the voltage stays below the hold value
                 end, q, current, duration = high
             else:
-                _, (end, q, current, duration) = _illinois(at_slope, s_lo, f_lo, s_hi, f_hi, ftol=1e-5)
+                _, (end, q, current, duration) = illinois(at_slope, s_lo, f_lo, s_hi, f_hi, ftol=1e-5)
             if current >= cutoff_a or cutoff_a <= 0:
                 return self._commit(end, q, current, duration, "time")
 
@@ -786,41 +621,7 @@ class CellSimulator:
             g_hi, _ = at_duration(dt_s)
             if g_lo >= 0 or g_hi <= 0:  # no interior crossing (already at the cut-off): stop here
                 return self._commit(start, np.zeros_like(q), i0, 0.0, "cutoff")
-            _, (end, q, current, duration) = _illinois(at_duration, d_lo, g_lo, dt_s, g_hi, ftol=1e-5)
+            _, (end, q, current, duration) = illinois(at_duration, d_lo, g_lo, dt_s, g_hi, ftol=1e-5)
         except RuntimeError:
             return self._failed()
         return self._commit(end, q, current, duration, "cutoff")
-
-
-def _illinois(
-    func: Any, lo: float, f_lo: float, hi: float, f_hi: float, ftol: float, feasible: bool = False, max_iter: int = 60
-) -> tuple[float, Any]:
-    """Root of a monotonic scalar function by the Illinois variant of regula falsi.
-
-    ``func(x)`` returns ``(f, payload)``; ``f_lo`` and ``f_hi`` must differ in sign. Stops when ``|f| < ftol``; with
-    ``feasible`` only points with ``f <= 0`` are accepted (the best one found is returned). Returns ``(x, payload)``.
-    """
-    best: tuple[float, Any] | None = None
-    side = 0
-    for _ in range(max_iter):
-        x = hi - f_hi * (hi - lo) / (f_hi - f_lo)
-        f, payload = func(x)
-        if (not feasible or f <= 0) and (best is None or abs(f) < best[0]):
-            best = (abs(f), (x, payload))
-        if abs(f) < ftol and (not feasible or f <= 0):
-            return x, payload
-        if (f > 0) == (f_hi > 0):
-            hi, f_hi = x, f
-            if side == 1:
-                f_lo /= 2
-            side = 1
-        else:
-            lo, f_lo = x, f
-            if side == -1:
-                f_hi /= 2
-            side = -1
-        if abs(hi - lo) <= 1e-12 * max(1.0, abs(hi)):
-            break
-    if best is None:
-        raise RuntimeError("root search found no admissible point")
-    return best[1]
