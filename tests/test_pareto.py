@@ -28,10 +28,10 @@ from eomctl.pareto import (
     eez_distance,
     in_eez,
     pareto_mask,
-    plot_pareto,
     rows_to_columns,
     sweep,
 )
+from eomctl.plots import plot_pareto
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
