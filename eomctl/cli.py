@@ -65,9 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Each remaining sub-command lives with the module that does its job (heavy imports stay inside the handlers).
     from eomctl.evaluation import add_evaluate_parser
+    from eomctl.optimal import add_bound_parser
     from eomctl.pareto import add_pareto_parser
 
     add_evaluate_parser(sub)
+    add_bound_parser(sub)
     add_pareto_parser(sub)
     return parser
 

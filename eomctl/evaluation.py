@@ -330,11 +330,14 @@ def compare(
     seed: int = 0,
     overrides: dict[str, Any] | None = None,
     references: dict[str, dict[str, Any]] | None = None,
+    bound: bool = False,
 ) -> dict[str, Any]:
     """A policy against the CC-CV of equal charge time and CC-CV at 0.5C / 1C / 2C, every entropy with its time.
 
     Reductions are in per cent of the CC-CV figure (positive: the policy produces less). ``references`` reuses
     reference runs already made on the same env, episodes and seed (the command line shares them across policies).
+    With ``bound``, the open-loop entropy-optimal charge (:func:`eomctl.optimal.optimal_charge`) is solved for the
+    policy's own charge time and the policy's gap to it is reported (about a minute per solve).
     """
     built = _make_env(env, overrides)
     evaluation = evaluate_policy(policy, built, episodes, seed)
@@ -359,6 +362,26 @@ def compare(
             "plating_reduction_pct": _reduction_pct(theirs["plating_ah"], mine["plating_ah"]),
         },
         "references": references if references is not None else _references(built, episodes, seed),
+        **({"optimal_bound": optimal_bound_gap(built, mine)} if bound else {}),
+    }
+
+
+def optimal_bound_gap(env: gymnasium.Env[Any, Any], headline: dict[str, Any]) -> dict[str, Any]:
+    """The entropy-optimal charge at the policy's charge time and the policy's gap to it [%] (positive: above)."""
+    from eomctl.optimal import optimal_charge
+
+    if not headline.get("success_rate"):
+        return {"error": "the policy did not reach the target: no charge-time budget to solve the bound for"}
+    try:
+        result = optimal_charge(env.unwrapped.scenario, float(headline["charge_time_s"]))  # type: ignore[attr-defined]
+    except ConfigError as exc:
+        return {"error": str(exc)}
+    bound_j_per_k = float(result.replay["entropy_j_per_k"])
+    return {
+        "time_budget_s": result.time_budget_s,
+        "entropy_j_per_k": bound_j_per_k,
+        "status": result.status,
+        "gap_pct": (headline["entropy_j_per_k"] / bound_j_per_k - 1.0) * 100.0,
     }
 
 
@@ -379,6 +402,9 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of the first episode")
     parser.add_argument("--out", default="eval.json", help="JSON file to write (atomically)")
     parser.add_argument("--no-compile", action="store_true", help="skip JIT compilation (faster start, slower steps)")
+    parser.add_argument(
+        "--bound", action="store_true", help="also solve the optimal-control bound at each policy's charge time"
+    )
     parser.set_defaults(func=run_evaluate)
     return parser
 
@@ -389,7 +415,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     built = _make_env(args.env, {"simulator": {"compile": False}} if args.no_compile else None)
     references = _references(built, args.episodes, args.seed)
-    records = [compare(spec, built, args.episodes, args.seed, references=references) for spec in args.policy]
+    records = [
+        compare(spec, built, args.episodes, args.seed, references=references, bound=args.bound) for spec in args.policy
+    ]
     write_json(
         args.out,
         {
@@ -424,5 +452,12 @@ def format_table(records: list[dict[str, Any]], references: dict[str, dict[str, 
             )
         )
         lines.append(row(m, f"matched time ({m['rate_c']:.3f}C) {m.get('note', '')}"))
+        bound = record.get("optimal_bound")
+        if bound is not None:
+            if "error" in bound:
+                lines.append(f"{'  optimal-control bound':<44} {bound['error']}")
+            else:
+                numbers = f"{bound['time_budget_s']:>12.0f} {bound['entropy_j_per_k']:>11.3f}"
+                lines.append(f"{'  optimal-control bound':<44} {numbers}   policy {bound['gap_pct']:+.2f} %")
     lines.extend(row(pair, "reference") for pair in references.values())
     return "\n".join(lines)

@@ -109,3 +109,22 @@ def test_evaluate_subcommand_writes_json(tmp_path: Path, capsys: pytest.CaptureF
     assert abs(matched["charge_time_s"] - matched["policy_charge_time_s"]) < 0.01 * matched["policy_charge_time_s"]
     assert {"entropy_reduction_pct", "lli_reduction_pct", "rate_c"} <= set(matched)
     assert "cp:power_w=20" in capsys.readouterr().out
+
+
+def test_bound_gap_needs_a_reached_target(env: ChargingEnv) -> None:
+    from eomctl.evaluation import optimal_bound_gap
+
+    gap = optimal_bound_gap(env, {"success_rate": 0.0, "charge_time_s": 3600.0, "entropy_j_per_k": 3.6})
+    assert "did not reach the target" in gap["error"]
+
+
+@pytest.mark.slow
+def test_no_cccv_beats_the_optimal_control_bound(env: ChargingEnv) -> None:
+    """The entropy-optimal charge at CC-CV 1C's own charge time produces no more entropy than CC-CV 1C."""
+    from eomctl.evaluation import compare
+
+    record = compare("cccv:rate=1C,vmax=4.2,cutoff=C/20", env, references={}, bound=True)
+    bound = record["optimal_bound"]
+    assert bound["status"] in ("optimal", "iteration_limit", "time_limit")
+    assert bound["time_budget_s"] == pytest.approx(record["headline"]["charge_time_s"])
+    assert bound["gap_pct"] >= -0.05  # the policy is at or above the bound (solver tolerance)
