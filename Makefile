@@ -33,8 +33,7 @@ test-slow: setup
 	$(PYTHON) -m pytest -n 2 -q -m slow
 
 run: setup
-	$(PYTHON) -m eomctl.cli simulate --cell LGM50 --model SPMe --thermal lumped --soc0 0.1 --ambient-c 25 \
-	  --protocol "Charge at 1C until 4.2 V" --protocol "Hold at 4.2 V until C/50" --out runs/default_charge.csv
+	$(PYTHON) scripts/train_agent.py --algo ppo
 
 bench: setup
 	$(PYTHON) benchmarks/bench_simulator.py

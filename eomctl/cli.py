@@ -67,7 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     from eomctl.evaluation import add_evaluate_parser
     from eomctl.optimal import add_bound_parser
     from eomctl.pareto import add_pareto_parser
+    from eomctl.rollout import add_rollout_parser
+    from eomctl.train import add_train_parser
 
+    add_train_parser(sub)
+    add_rollout_parser(sub)
     add_evaluate_parser(sub)
     add_bound_parser(sub)
     add_pareto_parser(sub)
