@@ -22,236 +22,48 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime
 import importlib
 import importlib.metadata
 import importlib.util
-import inspect
 import json
-import os
-import pickle
-import re
-import shlex
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-import eomctl
 from eomctl.errors import ConfigError
-from eomctl.io import atomic_write_text, write_json
-
-DEFAULT_ENV_ID = "eomctl/FastCharge-v0"
-# name -> (module, class). Off-policy algorithms also checkpoint their replay buffer.
-ALGORITHMS: dict[str, tuple[str, str]] = {
-    "ppo": ("stable_baselines3", "PPO"),
-    "a2c": ("stable_baselines3", "A2C"),
-    "sac": ("stable_baselines3", "SAC"),
-    "td3": ("stable_baselines3", "TD3"),
-    "ddpg": ("stable_baselines3", "DDPG"),
-    "tqc": ("sb3_contrib", "TQC"),
-    "recurrentppo": ("sb3_contrib", "RecurrentPPO"),
-}
-OFF_POLICY = frozenset({"sac", "td3", "ddpg", "tqc"})
-# Zoo keys that configure the run rather than the algorithm's constructor.
-RUN_KEYS = ("n_timesteps", "n_envs", "policy", "normalize", "noise_type", "noise_std")
-ACTIVATIONS = {"tanh": "Tanh", "relu": "ReLU", "elu": "ELU", "leaky_relu": "LeakyReLU", "gelu": "GELU", "silu": "SiLU"}
-# Episode-end info keys logged per episode (Monitor info_keywords) -> scalar name in the logger.
-EPISODE_METRICS = {
-    "entropy_j_per_k": "episode/entropy_j_per_k",
-    "time_s": "episode/charge_time_s",
-    "violation_count": "episode/violations",
-    "success": "episode/reached_target",
-    "lli_pct": "episode/lli_pct",
-}
-PACKAGES = ("eomctl", "pybamm", "casadi", "torch", "stable-baselines3", "sb3-contrib", "gymnasium", "numpy")
-CHECKPOINT_PREFIX = "rl_model"
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that defines a training run (written to ``config.yaml`` once resolved by :func:`resolve`)."""
-
-    algo: str = "ppo"
-    """Algorithm name, a key of :data:`ALGORITHMS`."""
-    env_id: str = DEFAULT_ENV_ID
-    """Gymnasium id of the scenario to train on."""
-    seed: int = 0
-    """Seed of the algorithm and of the training envs (env ``i`` gets ``seed + i``)."""
-    n_timesteps: int | None = None
-    """Total env steps; ``None`` takes ``n_timesteps`` from ``agents/<algo>.yml``."""
-    n_envs: int | None = None
-    """Parallel envs (SubprocVecEnv when > 1); ``None`` takes ``n_envs`` from the YAML (else 1)."""
-    hyperparams: Mapping[str, Any] = field(default_factory=dict)
-    """Overrides of the YAML block (dotted keys allowed); after :func:`resolve`, the full block."""
-    compile: bool = True
-    """JIT-compile the training envs' integrators (the scenario's ``simulator.compile``); False for quick runs."""
-    env_overrides: Mapping[str, Any] = field(default_factory=dict)
-    """Scenario overrides for every env, e.g. ``{"simulator": {"degradation": False}}``."""
-    eval_freq: int = 5_000
-    """Env steps between evaluations of the current policy on a separate env (best model kept)."""
-    eval_episodes: int = 1
-    """Episodes per periodic evaluation (FastCharge is not randomised: one suffices)."""
-    checkpoint_freq: int = 10_000
-    """Env steps between checkpoints."""
-    final_eval_episodes: int = 3
-    """Held-out episodes of the end-of-training comparison with CC-CV (0 skips it)."""
-    torch_threads: int = 1
-    """Torch CPU threads: the envs need the other cores."""
-    vec_env: str = "auto"
-    """"dummy", "subproc" or "auto" (subproc when ``n_envs > 1``)."""
-    progress_bar: bool = True
-    """Show SB3's progress bar (tqdm + rich)."""
-
-
-def algorithm_class(algo: str) -> Any:
-    """The stable-baselines3 / sb3-contrib class for ``algo`` (e.g. ``"ppo"`` -> ``PPO``)."""
-    if algo not in ALGORITHMS:
-        raise ConfigError(f"unknown algorithm '{algo}'; choose one of {sorted(ALGORITHMS)}")
-    module, name = ALGORITHMS[algo]
-    return getattr(importlib.import_module(module), name)
-
-
-def agents_dir() -> Path:
-    """Where ``<algo>.yml`` files live: ``agents/`` of a source checkout, else a copy packed into the wheel."""
-    package = Path(eomctl.__file__).resolve().parent
-    for folder in (package.parent / "agents", package / "agents_data"):
-        if folder.is_dir():
-            return folder
-    raise ConfigError("no agents/ folder with hyperparameter files found")
-
-
-def load_hyperparams(algo: str, env_id: str, folder: Path | None = None) -> dict[str, Any]:
-    """The hyperparameter block for ``env_id`` in ``<folder>/<algo>.yml``, else its ``default`` block."""
-    path = (folder or agents_dir()) / f"{algo}.yml"
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read hyperparameters '{path}': {exc}") from exc
-    block = data.get(env_id, data.get("default"))
-    if not isinstance(block, Mapping):
-        raise ConfigError(f"'{path}' has no mapping for '{env_id}' and no 'default' block")
-    return dict(block)
-
-
-def parse_hyperparams(items: Sequence[str]) -> dict[str, Any]:
-    """Parse ``key=value`` strings; values are YAML (``yaml.safe_load``), dotted keys nest (``policy_kwargs.x=1``)."""
-    result: dict[str, Any] = {}
-    for item in items:
-        key, eq, text = item.partition("=")
-        if not eq or not key.strip():
-            raise ConfigError(f"hyperparameter '{item}': expected key=value")
-        try:
-            value = _numeric(yaml.safe_load(text))
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"hyperparameter '{key}': value is not YAML: {exc}") from exc
-        *parents, leaf = key.strip().split(".")
-        node = result
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return result
-
-
-FLOAT_PATTERN = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
-
-
-def _numeric(value: Any) -> Any:
-    """``"1e-3"`` -> 0.001: YAML 1.1 (PyYAML) reads exponent floats without a dot as strings."""
-    return float(value) if isinstance(value, str) and FLOAT_PATTERN.fullmatch(value.strip()) else value
-
-
-def _merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in overrides.items():
-        old = merged.get(key)
-        merged[key] = _merge(old, value) if isinstance(old, Mapping) and isinstance(value, Mapping) else value
-    return merged
-
-
-def resolve(config: TrainConfig, folder: Path | None = None) -> TrainConfig:
-    """Fill ``n_timesteps``, ``n_envs`` and ``hyperparams`` from the YAML block; explicit values win."""
-    algorithm_class(config.algo)  # fail early on an unknown name
-    block = _merge(load_hyperparams(config.algo, config.env_id, folder), config.hyperparams)
-    n_timesteps = config.n_timesteps or block.pop("n_timesteps", None)
-    n_envs = config.n_envs or block.pop("n_envs", 1)
-    block.pop("n_timesteps", None), block.pop("n_envs", None)
-    if not isinstance(n_timesteps, (int, float)) or n_timesteps < 1:
-        raise ConfigError(f"n_timesteps must be a positive number; got {n_timesteps!r}")
-    if config.vec_env not in ("auto", "dummy", "subproc"):
-        raise ConfigError(f"vec_env must be auto, dummy or subproc; got '{config.vec_env}'")
-    resolved = dataclasses.replace(config, n_timesteps=int(n_timesteps), n_envs=int(n_envs), hyperparams=block)
-    algorithm_kwargs(resolved, n_actions=1)  # unknown keys fail here, before a run folder is written
-    _check_env(resolved)
-    return resolved
-
-
-def _check_env(config: TrainConfig) -> None:
-    """Raise :class:`ConfigError` for an unknown env id or invalid scenario overrides (not inside a worker)."""
-    import gymnasium
-
-    try:
-        gymnasium.spec(config.env_id)
-    except gymnasium.error.Error as exc:
-        raise ConfigError(f"unknown env '{config.env_id}': {exc}") from exc
-    if config.env_id.startswith("eomctl/"):
-        from eomctl.scenarios import load_scenario
-
-        load_scenario(config.env_id, env_overrides(config))
-
-
-def _schedule(value: Any) -> Any:
-    """``"lin_3e-4"`` -> a linear decay to 0 over training (the zoo's notation); anything else passes through."""
-    if isinstance(value, str) and value.startswith("lin_"):
-        from stable_baselines3.common.utils import LinearSchedule
-
-        return LinearSchedule(float(value[4:]), 0.0, 1.0)
-    return value
-
-
-def _policy_kwargs(raw: Any) -> dict[str, Any]:
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"policy_kwargs must be a YAML mapping (Python expressions are not evaluated); got {raw!r}")
-    kwargs = dict(raw)
-    if "activation_fn" in kwargs:
-        import torch
-
-        name = str(kwargs["activation_fn"]).lower().removeprefix("nn.")
-        if name not in ACTIVATIONS:
-            raise ConfigError(f"activation_fn '{name}' is not one of {sorted(ACTIVATIONS)}")
-        kwargs["activation_fn"] = getattr(torch.nn, ACTIVATIONS[name])
-    return kwargs
-
-
-def algorithm_kwargs(config: TrainConfig, n_actions: int) -> dict[str, Any]:
-    """The constructor arguments of the algorithm from a resolved config (unknown keys raise :class:`ConfigError`)."""
-    hp = dict(config.hyperparams)
-    kwargs = {k: _schedule(_numeric(v)) for k, v in hp.items() if k not in RUN_KEYS}
-    if "policy_kwargs" in kwargs:
-        kwargs["policy_kwargs"] = _policy_kwargs(kwargs["policy_kwargs"])
-    if isinstance(kwargs.get("train_freq"), list):
-        kwargs["train_freq"] = tuple(kwargs["train_freq"])
-    if hp.get("noise_type"):
-        import numpy as np
-        from stable_baselines3.common import noise
-
-        noise_cls = {"normal": noise.NormalActionNoise, "ornstein-uhlenbeck": noise.OrnsteinUhlenbeckActionNoise}
-        if hp["noise_type"] not in noise_cls:
-            raise ConfigError(f"noise_type '{hp['noise_type']}' is not one of {sorted(noise_cls)}")
-        sigma = float(hp.get("noise_std", 0.1)) * np.ones(n_actions)
-        kwargs["action_noise"] = noise_cls[hp["noise_type"]](mean=np.zeros(n_actions), sigma=sigma)
-    accepted = inspect.signature(algorithm_class(config.algo)).parameters
-    unknown = sorted(set(kwargs) - set(accepted))
-    if unknown:
-        raise ConfigError(f"{config.algo}: unknown hyperparameter(s) {unknown}")
-    kwargs.setdefault("device", "cpu")
-    return kwargs
+from eomctl.hyperparams import (  # noqa: F401  (re-exported: the training API lives in eomctl.train)
+    ALGORITHMS,
+    DEFAULT_ENV_ID,
+    EPISODE_METRICS,
+    OFF_POLICY,
+    TrainConfig,
+    agents_dir,
+    algorithm_class,
+    algorithm_kwargs,
+    env_overrides,
+    load_hyperparams,
+    merge_mappings,
+    normalize_kwargs,
+    parse_hyperparams,
+    resolve,
+)
+from eomctl.io import write_json
+from eomctl.runs import (  # noqa: F401
+    atomic_save,
+    checkpoint_paths,
+    default_run_dir,
+    finish_session,
+    latest_checkpoint,
+    read_config,
+    save_checkpoint,
+    save_vecnormalize,
+    start_session,
+    write_config,
+)
 
 
 # ------------------------------------------------------------------------------------------------------ envs
@@ -259,15 +71,7 @@ def make_env(env_id: str, overrides: Mapping[str, Any]) -> Any:
     """One env (a top-level function so SubprocVecEnv workers can import it)."""
     import gymnasium as gym
 
-    import eomctl  # noqa: F401  (registers the ids in a fresh worker)
-
     return gym.make(env_id, overrides=dict(overrides)) if overrides else gym.make(env_id)
-
-
-def env_overrides(config: TrainConfig, compile_: bool | None = None) -> dict[str, Any]:
-    """The scenario overrides of a config, with ``simulator.compile`` off unless compiling."""
-    use_compile = config.compile if compile_ is None else compile_
-    return _merge(config.env_overrides, {} if use_compile else {"simulator": {"compile": False}})
 
 
 def make_vec_env(config: TrainConfig, seed: int, *, n_envs: int, monitor_dir: Path | None, training: bool) -> Any:
@@ -288,155 +92,6 @@ def make_vec_env(config: TrainConfig, seed: int, *, n_envs: int, monitor_dir: Pa
     )
 
 
-def normalize_kwargs(config: TrainConfig) -> dict[str, Any] | None:
-    """VecNormalize arguments from the ``normalize`` key (True: obs and reward), or None for no normalisation."""
-    raw = config.hyperparams.get("normalize", False)
-    if not raw:
-        return None
-    kwargs = dict(raw) if isinstance(raw, Mapping) else {}
-    kwargs.setdefault("gamma", config.hyperparams.get("gamma", 0.99))
-    return kwargs
-
-
-# ------------------------------------------------------------------------------------------------------ files
-def atomic_save(path: Path, save: Callable[[Path], Any]) -> Path:
-    """Call ``save(tmp)`` on a temporary file beside ``path`` (same suffix), then rename it onto ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    try:
-        save(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def save_vecnormalize(venv: Any, path: Path) -> None:
-    """Pickle VecNormalize statistics atomically (as ``VecNormalize.save`` does, without the wrapped envs)."""
-    atomic_save(path, lambda tmp: tmp.write_bytes(pickle.dumps(venv)))
-
-
-def checkpoint_paths(folder: Path, steps: int) -> dict[str, Path]:
-    """The files of the checkpoint at ``steps`` (SB3's CheckpointCallback names)."""
-    return {
-        "model": folder / f"{CHECKPOINT_PREFIX}_{steps}_steps.zip",
-        "vecnormalize": folder / f"{CHECKPOINT_PREFIX}_vecnormalize_{steps}_steps.pkl",
-        "replay_buffer": folder / f"{CHECKPOINT_PREFIX}_replay_buffer_{steps}_steps.pkl",
-    }
-
-
-def save_checkpoint(model: Any, folder: Path) -> dict[str, Path]:
-    """Save model, VecNormalize statistics and replay buffer atomically; the model last (it marks completion)."""
-    paths = checkpoint_paths(folder, model.num_timesteps)
-    if model.get_vec_normalize_env() is not None:
-        save_vecnormalize(model.get_vec_normalize_env(), paths["vecnormalize"])
-    if getattr(model, "replay_buffer", None) is not None:
-        atomic_save(paths["replay_buffer"], model.save_replay_buffer)
-    atomic_save(paths["model"], model.save)
-    return paths
-
-
-def latest_checkpoint(run_dir: Path, config: TrainConfig) -> tuple[int, dict[str, Path]] | None:
-    """The complete checkpoint with the most steps (model + the statistics / buffer this run needs), if any."""
-    folder = run_dir / "checkpoints"
-    pattern = re.compile(rf"{CHECKPOINT_PREFIX}_(\d+)_steps\.zip")
-    steps = sorted((int(m[1]) for p in folder.glob("*.zip") if (m := pattern.fullmatch(p.name))), reverse=True)
-    for n in steps:
-        paths = checkpoint_paths(folder, n)
-        need = (
-            ["model"]
-            + ["vecnormalize"] * bool(normalize_kwargs(config))
-            + ["replay_buffer"] * (config.algo in OFF_POLICY)
-        )
-        if all(paths[k].is_file() for k in need):
-            return n, paths
-    return None
-
-
-def write_config(run_dir: Path, config: TrainConfig) -> None:
-    """Write the resolved config as ``config.yaml`` (atomically)."""
-    data = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in dataclasses.asdict(config).items()}
-    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(data, sort_keys=False))
-
-
-def read_config(run_dir: Path) -> TrainConfig:
-    """Read ``config.yaml`` of a run folder."""
-    path = Path(run_dir) / "config.yaml"
-    try:
-        data = yaml.safe_load(path.read_text())
-        return TrainConfig(**data)
-    except (OSError, yaml.YAMLError, TypeError) as exc:
-        raise ConfigError(f"'{run_dir}' is not a run folder with a readable config.yaml: {exc}") from exc
-
-
-def package_versions() -> dict[str, str | None]:
-    """Installed versions of the packages a result depends on (None when not installed)."""
-    versions: dict[str, str | None] = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = eomctl.__version__ if name == "eomctl" else None
-    return versions
-
-
-def git_revision() -> dict[str, Any]:
-    """``git rev-parse HEAD`` of the eomctl checkout and whether it has uncommitted changes (None outside git)."""
-    cwd = Path(eomctl.__file__).resolve().parent
-
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=True)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return done.stdout.strip()
-
-    status = git("status", "--porcelain", "--untracked-files=no")
-    return {"git_revision": git("rev-parse", "HEAD"), "git_dirty": None if status is None else bool(status)}
-
-
-def start_session(run_dir: Path, command: Sequence[str] | None, start_steps: int, resumed_from: str | None) -> dict:
-    """Append a session (command line, versions, git revision) to ``metadata.json`` and return the metadata."""
-    path = run_dir / "metadata.json"
-    metadata = json.loads(path.read_text()) if path.is_file() else {"sessions": []}
-    argv = list(command) if command is not None else sys.argv
-    metadata["sessions"].append(
-        {
-            "command": shlex.join(argv),
-            "cwd": str(Path.cwd()),
-            "started_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "python": sys.version.split()[0],
-            "versions": package_versions(),
-            **git_revision(),
-            "start_timesteps": start_steps,
-            "resumed_from": resumed_from,
-        }
-    )
-    write_json(path, metadata)
-    return metadata
-
-
-def finish_session(run_dir: Path, metadata: dict, steps: int, started: float, start_steps: int) -> dict[str, Any]:
-    """Record the end of the current session (steps, wall time, steps/s) in ``metadata.json``."""
-    wall_s = time.perf_counter() - started
-    session = metadata["sessions"][-1]
-    session.update(
-        finished_utc=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        end_timesteps=steps,
-        wall_s=round(wall_s, 1),
-        steps_per_s=round((steps - start_steps) / wall_s, 1) if wall_s > 0 else None,
-    )
-    write_json(run_dir / "metadata.json", metadata)
-    return dict(session)
-
-
-def default_run_dir(config: TrainConfig, root: Path = Path("runs")) -> Path:
-    """``runs/<algo>_<env>_<UTC timestamp>``, e.g. ``runs/ppo_FastCharge-v0_20260101-120000``."""
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return root / f"{config.algo}_{config.env_id.split('/')[-1]}_{stamp}"
-
-
-# ------------------------------------------------------------------------------------------------------ training
 def _callbacks(config: TrainConfig, run_dir: Path, eval_env: Any, best_reward: float) -> list[Any]:
     """Episode scalars, periodic evaluation keeping the best model, atomic checkpoints."""
     from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
