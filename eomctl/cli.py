@@ -75,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_evaluate_parser(sub)
     add_bound_parser(sub)
     add_pareto_parser(sub)
+
+    from eomctl.lifetime import add_lifetime_parser, add_plot_lifetime_parser
+
+    add_lifetime_parser(sub)
+    plot = sub.add_parser("plot", help="draw figures from result files")
+    add_plot_lifetime_parser(plot.add_subparsers(dest="plot_kind", required=True))
     return parser
 
 
