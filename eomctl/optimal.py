@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 KELVIN_OFFSET = 273.15
 VOLTAGE_TOLERANCE_V = 1e-3  # accepted overshoot of the replayed voltage limit [V]
+SOC_TOLERANCE = 1e-3  # a replayed end SOC this far below the target still counts as reached (SLSQP holds it to ~1e-6)
 SLSQP_MAX_ITER = 60
 SLSQP_FTOL = (
     1e-7  # [J/K]: ~1e-8 of Sigma (~8 J/K), far below the 0.1-3 % gaps to resolve; 1e-9 stalled on sensitivity noise

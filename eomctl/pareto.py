@@ -253,18 +253,18 @@ def optimal_bound_task(
     """The optimal-control bound for one charge-time budget (a top-level task for :func:`run_tasks`).
 
     The replayed optimum counts as having reached the target when its end SOC is within the optimiser's own SOC
-    tolerance of the scenario's target; ``status`` records IPOPT's verdict.
+    tolerance of the scenario's target; ``status`` records the optimiser's verdict.
     """
-    from eomctl import optimal
+    from eomctl.optimal import SOC_TOLERANCE, optimal_charge
     from eomctl.scenarios import load_scenario
 
     spec, start = f"optimal:budget_s={time_budget_s:g},n_intervals={n_intervals}", time.perf_counter()
     try:
         target_soc = load_scenario(env_id, overrides).target_soc
-        result = optimal.optimal_charge(env_id, time_budget_s, n_intervals=n_intervals, overrides=_plain(overrides))
+        result = optimal_charge(env_id, time_budget_s, n_intervals=n_intervals, overrides=_plain(overrides))
     except Exception as exc:  # reported in the row, as for the protocols
         return _error_row("optimal", spec, exc, time.perf_counter() - start)
-    replay, tolerance = result.replay, getattr(optimal, "SOC_TOLERANCE", 1e-3)
+    replay, tolerance = result.replay, SOC_TOLERANCE
     reached = float(replay.get("final_soc", np.nan)) >= target_soc - tolerance
     metrics = {name: float(replay.get(name, np.nan)) for name in OBJECTIVES}
     return {"family": "optimal", "spec": spec, **metrics, "reached_target": float(reached), "status": result.status,
