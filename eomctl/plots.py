@@ -12,6 +12,18 @@ import numpy as np
 from eomctl.pareto import FRONT_RTOL, annotate_front, objective_matrix, pareto_mask, row_reached_target
 
 
+def save_figure(fig: Any, path: str | Path, dpi: int = 120) -> Path:
+    """Write a matplotlib figure atomically (format from the suffix, PNG by default) and close it."""
+    import matplotlib.pyplot as plt
+
+    from eomctl.io import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=Path(path).suffix.lstrip(".") or "png", dpi=dpi)
+    plt.close(fig)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
 def _is_highlighted(row: Mapping[str, Any], labels: set[str]) -> bool:
     return str(row.get("spec")) in labels or str(row.get("family")) in labels
 
@@ -57,8 +69,6 @@ def plot_pareto(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from eomctl.io import atomic_write_bytes
-
     rows = annotate_front(rows) if rows and "on_front" not in rows[0] else list(rows)
     labels = {h for h in (highlight or ()) if isinstance(h, str)}
     extra = [h for h in (highlight or ()) if isinstance(h, Mapping)]
@@ -103,10 +113,7 @@ def plot_pareto(
         ax.set(xlabel=names[i], ylabel=names[j])
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format=Path(path).suffix.lstrip(".") or "png", dpi=120)
-    plt.close(fig)
-    return atomic_write_bytes(path, buffer.getvalue())
+    return save_figure(fig, path)
 
 
 # ----------------------------------------------------------------------------------------------- command line
@@ -134,7 +141,7 @@ def plot_lifetime(csv_paths: Sequence[str | Path], path: str | Path, eol_soh: fl
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from eomctl.io import atomic_write_bytes, read_csv
+    from eomctl.io import read_csv
     from eomctl.lifetime import eol_cycle
 
     fig, axes = plt.subplots(3, 1, figsize=(8, 9), sharex=True)
@@ -168,7 +175,4 @@ def plot_lifetime(csv_paths: Sequence[str | Path], path: str | Path, eol_soh: fl
     for ax in axes:
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format=Path(path).suffix.lstrip(".") or "png", dpi=120)
-    plt.close(fig)
-    return atomic_write_bytes(path, buffer.getvalue())
+    return save_figure(fig, path)

@@ -203,14 +203,11 @@ def _run_env(path: Path) -> tuple[str | None, dict[str, Any]]:
 
 def plot_traces(traces: Mapping[str, Sequence[Mapping[str, Any]]], path: str | Path, title: str) -> Path:
     """Stacked panels of :data:`PLOTTED` against time [min], one line per trace; written atomically."""
-    import io
 
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from eomctl.io import atomic_write_bytes
 
     fig, axes = plt.subplots(len(PLOTTED), 1, figsize=(7, 10), sharex=True)
     for label, rows in traces.items():
@@ -228,10 +225,9 @@ def plot_traces(traces: Mapping[str, Sequence[Mapping[str, Any]]], path: str | P
     axes[0].set_title(title, fontsize=9)
     axes[-1].set_xlabel("time [min]")
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    return atomic_write_bytes(path, buffer.getvalue())
+    from eomctl.plots import save_figure
+
+    return save_figure(fig, path, dpi=100)
 
 
 # ------------------------------------------------------------------------------------------- end-of-training report
