@@ -55,7 +55,7 @@ def pybamm_cycles(config: LifetimeConfig) -> dict[str, Any]:
     import pybamm
 
     sim = build_simulator(config)
-    values = sim._base_values.copy()
+    values = sim.parameter_values
     x0, _, _, y0 = sim.stoichiometry_window()
     values.update(
         {
@@ -118,7 +118,7 @@ def compare_fast(max_cycles: int, ambient_c: float, rpt_every: int) -> dict[str,
     )
     slow = run_lifetime(base)
     fast = run_lifetime(dataclasses.replace(base, fast=True))
-    out = {"config": dataclasses.asdict(base)}
+    out: dict[str, Any] = {"config": dataclasses.asdict(base)}
     for name, res in (("cycle_by_cycle", slow), ("fast", fast)):
         out[name] = {"eol_cycle": res.eol_cycle, "cycles_simulated": res.cycles_simulated, "wall_s": res.wall_s}
     if slow.eol_cycle and fast.eol_cycle:

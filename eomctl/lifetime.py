@@ -230,9 +230,8 @@ class LifetimeRun:
         """
         slow = np.zeros(self.sim.n_x, dtype=bool)
         other = np.zeros(self.sim.n_x, dtype=bool)
-        for variable, slices in self.sim._built.y_slices.items():
-            name = variable.name.lower()
-            index = np.concatenate([np.arange(s.start, min(s.stop, self.sim.n_x)) for s in slices])
+        for variable_name, index in self.sim.differential_state_indices().items():
+            name = variable_name.lower()
             if any(k.lower() in name for k in SLOW_STATE_NAMES):
                 slow[index] = True
             if any(k.lower() in name for k in SLOW_STATE_NAMES) or "[a.h]" in name:

@@ -289,6 +289,19 @@ class CellSimulator:
         self._integrator, self._fused = compiled.integrator, compiled.fused
         self._y0, self._outputs = compiled.y0_function, compiled.outputs_function
 
+    def differential_state_indices(self) -> dict[str, np.ndarray]:
+        """Indices into the differential state ``x`` of each PyBaMM state variable, keyed by its name."""
+        indices: dict[str, np.ndarray] = {}
+        for variable, slices in self._built.y_slices.items():
+            index = np.concatenate([np.arange(s.start, min(s.stop, self.n_x)) for s in slices])
+            indices[variable.name] = index[index < self.n_x]
+        return indices
+
+    @property
+    def parameter_values(self) -> pybamm.ParameterValues:
+        """A copy of the parameter values the model was built from (before inputs replaced any of them)."""
+        return self._base_values.copy()
+
     @property
     def output_function(self) -> casadi.Function:
         """CasADi function ``(x, z, p) -> outputs`` (names in :attr:`output_names`) at a constant current ``-p[0]``."""
