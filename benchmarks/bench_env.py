@@ -21,7 +21,8 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -30,6 +31,7 @@ import pybamm
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
 from eomctl.env import ChargingEnv
+from eomctl.scenarios import load_scenario
 from eomctl.simulator import MODEL_CLASSES
 
 ONE_C_ACTION = np.array([-1.0 / 3.0], dtype=np.float32)  # (a + 1) / 2 * 3C = 1C with c_rate_max = 3
@@ -112,6 +114,66 @@ def env_over_simulator(env: ChargingEnv, n_steps: int) -> tuple[float, float]:
     return env_s / n_steps, sim_s / n_steps
 
 
+@dataclass
+class EnvBenchResult:
+    """Throughput of both envs per configuration and the env's overhead over its simulator.
+
+    Attributes
+    ----------
+    rows : list of (str, float, float)
+        Configuration label, eomctl env steps/s, PyBaMM ``Simulation.step`` env steps/s.
+    env_step_s, sim_step_s : float
+        Mean seconds per ``ChargingEnv.step`` and per the ``CellSimulator.step`` beneath it.
+    """
+
+    rows: list[tuple[str, float, float]]
+    env_step_s: float
+    sim_step_s: float
+
+
+def measure(scenario: str, steps: int, compile_c: bool, n_envs: Sequence[int]) -> EnvBenchResult:
+    """Run every configuration (callable in-process, e.g. by ``eomctl reproduce``).
+
+    Parameters
+    ----------
+    scenario : str
+        Scenario name, e.g. ``"FastCharge"``.
+    steps : int
+        Timed steps per configuration.
+    compile_c : bool
+        JIT-compile eomctl's integrator.
+    n_envs : sequence of int
+        Vector sizes for ``DummyVecEnv`` / ``SubprocVecEnv``.
+
+    Returns
+    -------
+    EnvBenchResult
+        Steps per second of both envs and the env-over-simulator cost.
+    """
+    overrides = {"simulator": {"compile": compile_c}, "limit_mode": "penalise"}
+
+    def make_eomctl() -> ChargingEnv:
+        return ChargingEnv(scenario, overrides=overrides)
+
+    reference = make_eomctl()
+
+    def make_pybamm() -> PybammStepEnv:
+        return PybammStepEnv(reference)
+
+    rows = [("single env", steps_per_second(reference, steps, False), steps_per_second(make_pybamm(), steps, False))]
+    for n in n_envs:
+        for cls in (DummyVecEnv, SubprocVecEnv):
+            rates = []
+            for make in (make_eomctl, make_pybamm):
+                fns: list[Callable[[], gym.Env]] = [make] * n
+                vec = cls(fns, start_method="fork") if cls is SubprocVecEnv else cls(fns)
+                rates.append(steps_per_second(vec, steps, True))
+                vec.close()
+            rows.append((f"{cls.__name__} x{n}", rates[0], rates[1]))
+    env_s, sim_s = env_over_simulator(reference, steps)
+    return EnvBenchResult(rows, env_s, sim_s)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default="FastCharge")
@@ -119,40 +181,14 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="JIT-compile eomctl's integrator (~15 s per build)")
     parser.add_argument("--n-envs", type=int, nargs="+", default=[2, 4, 8])
     args = parser.parse_args()
-    overrides = {"simulator": {"compile": args.compile}, "limit_mode": "penalise"}
-
-    def make_eomctl() -> ChargingEnv:
-        return ChargingEnv(args.scenario, overrides=overrides)
-
-    reference = make_eomctl()
-
-    def make_pybamm() -> PybammStepEnv:
-        return PybammStepEnv(reference)
-
-    sc = reference.scenario
+    sc = load_scenario(args.scenario)
     print(f"{sc.name}: {sc.cell} {sc.simulator.model} {sc.simulator.thermal}, degradation={sc.simulator.degradation}, ")
     print(f"compile={args.compile}, dt {sc.dt_s} s, 1C, {args.steps} timed steps, {os.cpu_count()} CPU cores")
-    rows: list[tuple[str, float, float]] = []
-    rows.append(
-        (
-            "single env",
-            steps_per_second(reference, args.steps, False),
-            steps_per_second(make_pybamm(), args.steps, False),
-        )
-    )
-    for n in args.n_envs:
-        for cls in (DummyVecEnv, SubprocVecEnv):
-            rates = []
-            for make in (make_eomctl, make_pybamm):
-                fns: list[Callable[[], gym.Env]] = [make] * n
-                vec = cls(fns, start_method="fork") if cls is SubprocVecEnv else cls(fns)
-                rates.append(steps_per_second(vec, args.steps, True))
-                vec.close()
-            rows.append((f"{cls.__name__} x{n}", rates[0], rates[1]))
+    result = measure(args.scenario, args.steps, args.compile, args.n_envs)
     print(f"\n{'configuration':<18}{'eomctl [steps/s]':>18}{'PyBaMM step [steps/s]':>24}{'ratio':>8}")
-    for label, ours, theirs in rows:
+    for label, ours, theirs in result.rows:
         print(f"{label:<18}{ours:>18.1f}{theirs:>24.1f}{ours / theirs:>7.1f}x")
-    env_s, sim_s = env_over_simulator(reference, args.steps)
+    env_s, sim_s = result.env_step_s, result.sim_step_s
     print(f"\nChargingEnv.step {1e3 * env_s:.2f} ms, CellSimulator.step {1e3 * sim_s:.2f} ms beneath it:", end=" ")
     print(f"{env_s / sim_s:.2f}x (target <= 1.3x)")
 

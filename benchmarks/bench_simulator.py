@@ -358,6 +358,57 @@ def bench_pybamm(
     return timed_runs(result, args.repeats, args.steps, reset, run, check), dict(model.options)
 
 
+@dataclass
+class CaseResult:
+    """Every path's timings on one case.
+
+    Attributes
+    ----------
+    name : str
+        Case label (a key of :data:`CASES`).
+    rows : list of PathResult
+        In order: eomctl jit, eomctl no jit, bare integrator, PyBaMM save=True, PyBaMM save=False.
+    matched : bool
+        Whether PyBaMM's resolved model options equal eomctl's.
+    options : dict
+        eomctl's model options.
+    """
+
+    name: str
+    rows: list[PathResult]
+    matched: bool
+    options: dict[str, str]
+
+
+def run_case(cell: Cell, name: str, current_a: float, args: argparse.Namespace) -> CaseResult:
+    """Build and time every path on one case (callable in-process, e.g. by ``eomctl reproduce``).
+
+    Parameters
+    ----------
+    cell : Cell
+        The cell.
+    name : str
+        A key of :data:`CASES`.
+    current_a : float
+        Charging current [A] (see :func:`charging_current`).
+    args : argparse.Namespace
+        ``steps``, ``dt`` [s] and ``repeats`` (as :func:`parse_args` returns them, or built directly).
+
+    Returns
+    -------
+    CaseResult
+        The five paths' timings.
+    """
+    config = CASES[name]
+    sim_jit, jit = bench_eomctl(cell, config, True, current_a, args)
+    _, nojit = bench_eomctl(cell, config, False, current_a, args)
+    bare = bench_bare_integrator(sim_jit, current_a, args)
+    pb_save, pb_options = bench_pybamm(sim_jit, True, current_a, args)
+    pb_nosave, _ = bench_pybamm(sim_jit, False, current_a, args)
+    matched = pb_options == dict(sim_jit._pybamm_options)
+    return CaseResult(name, [jit, nojit, bare, pb_save, pb_nosave], matched, dict(sim_jit.options))
+
+
 def print_case(name: str, rows: list[PathResult], v_max: float, matched: bool) -> None:
     """Print one case's table rows and ratios.
 
@@ -422,21 +473,12 @@ def main() -> None:
         f"{'case':<17} {'path':<34} {'wall ms':>8} {'cpu ms':>8} {'build s':>8}  {'V_final':>9}  {'V_max':>7}  "
         "wall ms/step per repeat"
     )
-    results: list[tuple[str, list[PathResult], bool, dict[str, str]]] = []
-    for name in args.models:
-        config = CASES[name]
-        sim_jit, jit = bench_eomctl(cell, config, True, current_a, args)
-        _, nojit = bench_eomctl(cell, config, False, current_a, args)
-        bare = bench_bare_integrator(sim_jit, current_a, args)
-        pb_save, pb_options = bench_pybamm(sim_jit, True, current_a, args)
-        pb_nosave, _ = bench_pybamm(sim_jit, False, current_a, args)
-        matched = pb_options == dict(sim_jit._pybamm_options)
-        results.append((name, [jit, nojit, bare, pb_save, pb_nosave], matched, dict(sim_jit.options)))
+    results = [run_case(cell, name, current_a, args) for name in args.models]
     print(header)
     print("-" * len(header))
-    for name, rows, matched, options in results:
-        print_case(name, rows, cell.v_max_v, matched)
-        print(f"{'':<17} options {options}")
+    for case in results:
+        print_case(case.name, case.rows, cell.v_max_v, case.matched)
+        print(f"{'':<17} options {case.options}")
     print(
         "wall/cpu ms: median over repeats of wall / process-CPU time per step; ratios on CPU time (wall in brackets);\n"
         "target verdicts use the less favourable of the two. build s: eomctl = CellSimulator(...) incl. JIT;\n"

@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     from eomctl.evaluation import add_evaluate_parser
     from eomctl.optimal import add_bound_parser
     from eomctl.pareto import add_pareto_parser
+    from eomctl.reproduce import add_reproduce_parser
     from eomctl.rollout import add_rollout_parser
     from eomctl.train import add_train_parser
 
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_evaluate_parser(sub)
     add_bound_parser(sub)
     add_pareto_parser(sub)
+    add_reproduce_parser(sub)
 
     from eomctl.lifetime import add_lifetime_parser, add_plot_lifetime_parser
 

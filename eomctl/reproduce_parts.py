@@ -1,0 +1,312 @@
+"""The parts :mod:`eomctl.reproduce` runs, the research's claims beside them, and the key-results table.
+
+Built-in parts, registered in running order at import:
+
+| part | what | status |
+|---|---|---|
+| ``performance`` | eomctl against PyBaMM: ms per step, env steps per second (``benchmarks/``) | implemented |
+| ``protocols`` | CC-CV at 0.5C / 1C / 2C and the other baselines, NMC and LFP, vs matched-time CC-CV | implemented |
+| ``pareto`` | the charge-time / entropy / LLI Pareto manifold and the EEZ (:mod:`eomctl.pareto`) | implemented |
+| ``policy`` | a trained policy (:data:`POLICY_FILES`) vs matched-time and standard-rate CC-CV | implemented |
+| ``lifetime``, ``analytics``, ``bridge``, ``prognostics`` | placeholders raising ``NotWired`` | to wire |
+
+A placeholder is wired by registering a real function under the same name; the key names its row of
+:data:`KEY_ROWS` reads are listed in its docstring.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib.util
+import json
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from eomctl.reproduce import (
+    KEY_NUMBERS_FILE,
+    PERFORMANCE_PART,
+    PERFORMANCE_TABLE,
+    REPO_ROOT,
+    KeyNumber,
+    NotWired,
+    Part,
+    PartResult,
+    PartSkipped,
+    register,
+)
+from eomctl.reproduce_charging import pareto_part, policy_part, protocols_part
+
+
+# ------------------------------------------------------------------------------------------------ performance
+def _load_benchmark(name: str) -> ModuleType:
+    """Import ``benchmarks/<name>.py`` of the source checkout (benchmarks are scripts, not part of the package)."""
+    path = REPO_ROOT / "benchmarks" / f"{name}.py"
+    if not path.is_file():
+        raise PartSkipped(f"{path} not found: the performance part needs a source checkout")
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses resolve their module by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def _simulator_rows(quick: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    bench = _load_benchmark("bench_simulator")
+    from eomctl.cells import load_cell
+
+    steps, repeats, cases = (60, 2, ["SPMe"]) if quick else (200, 3, list(bench.CASES))
+    args = argparse.Namespace(steps=steps, dt=30.0, repeats=repeats)
+    cell = load_cell(bench.CELL)
+    current_a = bench.charging_current(cell, steps, args.dt, None)
+    paths, compared = [], []
+    for name in cases:
+        case = bench.run_case(cell, name, current_a, args)
+        for row in case.rows:
+            paths.append({"case": name, "path": row.name, "wall_ms_per_step": row.median_ms,
+                          "cpu_ms_per_step": row.median_cpu_ms, "build_s": row.build_s if row.build_s else "",
+                          "final_voltage_v": row.final_voltage_v, "options_matched": int(case.matched)})  # fmt: skip
+        jit, _nojit, bare, pb_save, pb_nosave = case.rows
+        for other in (pb_save, pb_nosave, bare):
+            compared.append({"benchmark": "simulator step", "case": name, "eomctl": jit.name,
+                             "eomctl_value": jit.median_cpu_ms, "reference": other.name,
+                             "reference_value": other.median_cpu_ms, "unit": "CPU ms/step",
+                             "eomctl_advantage_x": other.median_cpu_ms / jit.median_cpu_ms})  # fmt: skip
+    return paths, compared
+
+
+def _env_rows(quick: bool) -> tuple[list[dict[str, Any]], float]:
+    bench = _load_benchmark("bench_env")
+    result = bench.measure("FastCharge", 20 if quick else 40, False, [2] if quick else [2, 4, 8])
+    rows = [{"benchmark": "env steps/s", "case": label, "eomctl": "ChargingEnv (no jit)", "eomctl_value": ours,
+             "reference": "PyBaMM Simulation.step env", "reference_value": theirs, "unit": "steps/s",
+             "eomctl_advantage_x": ours / theirs} for label, ours, theirs in result.rows]  # fmt: skip
+    return rows, result.env_step_s / result.sim_step_s
+
+
+def _performance_figure(rows: list[dict[str, Any]], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from eomctl.plots import save_figure
+
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.5))
+    labels = [f"{r['case']}: {r['path']}" for r in rows]
+    ax.barh(labels, [r["cpu_ms_per_step"] for r in rows], color="tab:blue")
+    ax.set(xscale="log", xlabel="CPU time per 30 s step [ms] (median over repeats)")
+    ax.invert_yaxis()
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def performance_part(out_dir: Path, quick: bool) -> PartResult:
+    """Time eomctl against PyBaMM with ``benchmarks/bench_simulator.py`` and ``bench_env.py``, in this process."""
+    paths, compared = _simulator_rows(quick)
+    env_rows, env_over_sim = _env_rows(quick)
+    spme = [r for r in compared if r["case"] == "SPMe"]
+    numbers = {
+        "speedup_spme_x": KeyNumber(spme[0]["eomctl_advantage_x"], "x", "PyBaMM Simulation.step (save=True, IDAKLU) "
+                                    "CPU ms per 30 s step over eomctl's JIT-compiled step, SPMe lumped, LG M50, 1C"),
+        "speedup_spme_nosave_x": KeyNumber(spme[1]["eomctl_advantage_x"], "x", "as above with save=False"),
+        "env_single_ratio_x": KeyNumber(env_rows[0]["eomctl_advantage_x"], "x", "single-env steps/s, eomctl over a "
+                                        "PyBaMM Simulation.step env (FastCharge, no JIT, 1C)"),
+        "env_over_simulator_x": KeyNumber(env_over_sim, "x", "ChargingEnv.step time over the CellSimulator.step "
+                                          "beneath it"),
+    }  # fmt: skip
+    figure = _performance_figure(paths, out_dir / "simulator_ms_per_step.png")
+    paragraph = (
+        "Per-step cost of eomctl's compiled CasADi stepping against PyBaMM's Simulation.step (IDAKLU, default "
+        "tolerances, the current as an input parameter, built once) on the same cell (LG M50), model options, "
+        "parameters and initial state (10 % SOC), a constant charge below 4.2 V, 30 s steps; medians over repeats of "
+        "process CPU time per step (benchmarks/bench_simulator.py, run in-process). Env throughput: eomctl's "
+        "ChargingEnv against an env on Simulation.step, single and vectorised (benchmarks/bench_env.py). The machine "
+        "may be shared with other jobs: expect +-20 %."
+    )
+    tables = {PERFORMANCE_TABLE: compared + env_rows, "simulator_paths": paths}
+    return PartResult(paragraph, [figure], tables, numbers)
+
+
+NOT_STATED = "no figure stated in the project's sources"
+SOURCE_EQUAL_TIME = "PHYSICS.md §5"
+CLAIM_EQUAL_TIME = "a few % at most: ~0.3 % at 1C, ~2-3 % at 2C (entropy-optimal vs CC-CV at equal time)"
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    """One row of the key-results table: a claim and the key number (of one part) that measures it."""
+
+    result: str
+    chemistry: str
+    claim: str
+    claim_source: str
+    part: str
+    key: str
+
+
+def _per_chemistry(result: str, claim: str, source: str, part: str, key: str) -> list[KeyRow]:
+    return [KeyRow(result, chem.upper(), claim, source, part, f"{key}_{chem}") for chem in ("nmc", "lfp")]
+
+
+KEY_ROWS: tuple[KeyRow, ...] = (
+    *_per_chemistry("Entropy reduction vs CC-CV at matched charge time, trained policy", CLAIM_EQUAL_TIME,
+                    SOURCE_EQUAL_TIME, "policy", "entropy_reduction_vs_matched_cccv_pct"),
+    *_per_chemistry("Entropy reduction vs CC-CV at matched charge time, best standard protocol", CLAIM_EQUAL_TIME,
+                    SOURCE_EQUAL_TIME, "protocols", "best_baseline_entropy_reduction_vs_matched_cccv_pct"),
+    *(row for rate in ("0.5C", "1C", "2C") for row in _per_chemistry(
+        f"Entropy reduction vs CC-CV {rate} (each at its own charge time), trained policy", NOT_STATED, "-",
+        "policy", f"entropy_reduction_vs_cccv_{rate}_pct")),
+    *_per_chemistry("Lifetime extension vs CC-CV at matched charge time (cycles to 80 % SOH)", NOT_STATED, "-",
+                    "lifetime", "lifetime_extension_pct"),
+    KeyRow("Bridge: Pearson r, 10 s pulse resistance vs mean R_S", "NMC+LFP",
+           "r = 0.71 (research); r = 0.83 on 31 aging states", "issue 7; PHYSICS.md §4", "bridge",
+           "bridge_r_pulse_resistance_vs_rs"),
+    KeyRow("Bridge: Pearson r, 10 s pulse resistance vs entropy per coulomb", "NMC+LFP", "r = 0.83 on 31 aging states",
+           "PHYSICS.md §4", "bridge", "bridge_r_pulse_resistance_vs_entropy_per_coulomb"),
+    KeyRow("Bridge: Pearson r, 10 s pulse resistance vs lambda at 600 s", "NMC+LFP", "r = 0.20 (weak)",
+           "PHYSICS.md §4", "bridge", "bridge_r_pulse_resistance_vs_lambda"),
+    *_per_chemistry("SOH RMSE, entropy features (simulated fleet)", NOT_STATED, "-", "prognostics", "soh_rmse_pct"),
+    *_per_chemistry("RUL error, entropy features (simulated fleet)", NOT_STATED, "-", "prognostics",
+                    "rul_error_cycles"),
+    KeyRow("SOH RMSE at cycle 300, entropy features (real 44-cell set)", "real", NOT_STATED, "-", "prognostics",
+           "soh_rmse_pct_real"),
+    KeyRow("Simulator speed-up vs PyBaMM Simulation.step (save=True), SPMe lumped", "NMC",
+           "target >= 10x", "issue 2", "performance", "speedup_spme_x"),
+)  # fmt: skip
+
+
+def _not_wired(what: str, keys: str) -> Any:
+    def function(out_dir: Path, quick: bool) -> Any:
+        raise NotWired(f"not wired yet: {what} (key numbers expected: {keys})")
+
+    function.__doc__ = f"Placeholder: {what}. Key numbers the key-results table reads: {keys}."
+    return function
+
+
+register(
+    Part(
+        PERFORMANCE_PART,
+        "Performance: eomctl against PyBaMM",
+        performance_part,
+        quick_budget="SPMe case only, 60 steps x 30 s, 2 repeats; env: 20 steps, 2 envs",
+        full_budget="SPM, SPMe, SPMe+SEI+plating, 200 steps x 30 s, 3 repeats; env: 40 steps, 2/4/8 envs",
+        exclusive=True,  # timings: never beside another part
+    )
+)
+register(
+    Part(
+        "protocols",
+        "Standard charging protocols against CC-CV",
+        protocols_part,
+        quick_budget="1 episode per protocol; matched-time CC-CV for NMC only",
+        full_budget="1 episode per protocol (the scenarios are deterministic); matched-time CC-CV for NMC and LFP",
+        inputs=("envs/FastCharge.yaml", "envs/LFPFastCharge.yaml"),
+    )
+)
+register(
+    Part(
+        "pareto",
+        "Pareto manifold and Entropy Efficiency Zone (FastCharge, NMC)",
+        pareto_part,
+        quick_budget="coarse grid (12 protocols), 1 episode each, no optimal-control bound",
+        full_budget="full grid (22 protocols), 1 episode each, optimal-control bound at 5 budgets",
+        inputs=("envs/FastCharge.yaml",),
+        exclusive=True,  # runs its own parallel sweep
+    )
+)
+register(
+    Part(
+        "policy",
+        "Trained policy against CC-CV",
+        policy_part,
+        quick_budget="1 held-out episode per chemistry",
+        full_budget="3 held-out episodes per chemistry",
+        inputs=("agents/ppo_FastCharge.zip", "agents/ppo_LFPFastCharge.zip"),
+    )
+)
+for _name, _title, _what, _keys in (
+    ("lifetime", "Cycle life and lifetime extension", "lifetime curves and extension vs CC-CV (eomctl.lifetime)",
+     "lifetime_extension_pct_nmc, lifetime_extension_pct_lfp"),
+    ("analytics", "EOM trajectory analytics", "EOM metrics, phase portrait, energy-entropy balance (eomctl.eom)",
+     "none required"),
+    ("bridge", "Entropy-impedance bridge", "simulated fleet, pulse resistance vs lambda / R_S (eomctl.bridge, "
+     "eomctl.hppc)", "bridge_r_pulse_resistance_vs_rs, _vs_entropy_per_coulomb, _vs_lambda"),
+    ("prognostics", "SOH and RUL prognostics", "SOH/RUL from early cycles, simulated and real data "
+     "(eomctl.datasets, eomctl.prognostics)", "soh_rmse_pct_nmc/_lfp/_real, rul_error_cycles_nmc/_lfp"),
+):  # fmt: skip
+    register(Part(_name, _title, _not_wired(_what, _keys), quick_budget="not wired", full_budget="not wired"))
+
+
+# ------------------------------------------------------------------------------------------------ tables
+def _format_number(value: float, unit: str) -> str:
+    text = f"{value:.3g}" if abs(value) < 1e4 else f"{value:.0f}"
+    return f"{text} {unit}".strip()
+
+
+def _read_numbers(out: Path, record: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        return dict(json.loads((out / record.get("key_numbers", KEY_NUMBERS_FILE)).read_text()))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def _status_text(record: Mapping[str, Any] | None) -> str:
+    if record is None:
+        return "not run"
+    if record["status"] == "skipped":
+        return f"not run: {record.get('reason', '')}"
+    return f"not run: the part failed ({record.get('error', '')})"
+
+
+def key_results(out: Path, records: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The key-results rows, every measured value read from the ``key_numbers.json`` a part wrote.
+
+    Parameters
+    ----------
+    out : Path
+        The output folder.
+    records : mapping
+        Part name -> its record (see :func:`eomctl.reproduce.run_part`); parts absent here count as not run.
+
+    Returns
+    -------
+    list of dict
+        Columns result, chemistry, research_claim, claim_source, measured, how_measured, part, source_file.
+    """
+    rows = []
+    for row in KEY_ROWS:
+        record = records.get(row.part)
+        ran = record is not None and record["status"] == "ok"
+        number = _read_numbers(out, record).get(row.key) if record is not None and ran else None
+        source = str(record.get("key_numbers", "")) if record is not None and number else ""
+        if not ran:
+            measured, how = _status_text(record), ""
+        elif number is None or number.get("value") is None:
+            measured = "not measured" + (f": {number['description']}" if number else f" (no key '{row.key}')")
+            how = ""
+        else:
+            measured, how = _format_number(float(number["value"]), number["unit"]), number["description"]
+        rows.append({"result": row.result, "chemistry": row.chemistry, "research_claim": row.claim,
+                     "claim_source": row.claim_source, "measured": measured, "how_measured": how, "part": row.part,
+                     "source_file": source})  # fmt: skip
+    return rows
+
+
+def performance_rows(out: Path, records: Mapping[str, Mapping[str, Any]]) -> tuple[list[dict[str, str]], str]:
+    """The performance table as the ``performance`` part wrote it, or no rows and why."""
+    record = records.get(PERFORMANCE_PART)
+    if record is None or record["status"] != "ok":
+        return [], f"performance: {_status_text(record)}"
+    if PERFORMANCE_TABLE not in record.get("tables", {}):
+        return [], f"performance: the part wrote no '{PERFORMANCE_TABLE}' table"
+    with open(out / record["tables"][PERFORMANCE_TABLE], newline="") as handle:
+        return list(csv.DictReader(handle)), ""

@@ -1,0 +1,216 @@
+"""The reproduce framework with tiny stand-in parts (no simulation): resume, failures, atomic writes, key results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eomctl import io as eomctl_io
+from eomctl.cli import build_parser
+from eomctl.errors import ConfigError
+from eomctl.report import STAMP_HEIGHT_PX
+from eomctl.reproduce import (
+    REGISTRY,
+    KeyNumber,
+    Part,
+    PartResult,
+    PartSkipped,
+    completed_record,
+    registered,
+    reproduce,
+    run_part,
+    write_summaries,
+)
+from eomctl.reproduce_parts import KEY_ROWS
+
+
+def _png(path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(3, 2), dpi=50)
+    ax.plot([0, 1], [0, 1])
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+class StandIn:
+    """A stand-in part function that counts its calls and writes one figure, one table and one key number."""
+
+    def __init__(self, key: str = "speedup_spme_x", value: float = 12.5) -> None:
+        self.calls, self.key, self.value = 0, key, value
+
+    def __call__(self, out_dir: Path, quick: bool) -> PartResult:
+        self.calls += 1
+        figure = _png(out_dir / "standin.png")
+        table = {"performance": [{"benchmark": "stand-in", "case": "x", "eomctl_value": 1.0, "reference_value": 2.0}]}
+        return PartResult("stand-in paragraph", [figure], table, {self.key: KeyNumber(self.value, "x", "stand-in")})
+
+
+def _fails(out_dir: Path, quick: bool) -> PartResult:
+    raise RuntimeError("stand-in failure 42")
+
+
+def _skips(out_dir: Path, quick: bool) -> PartResult:
+    raise PartSkipped("no stand-in input file")
+
+
+def test_resume_skips_completed_parts(tmp_path: Path) -> None:
+    standin = StandIn()
+    part = Part("performance", "Stand-in", standin, quick_budget="stand-in")
+    first = reproduce([part], tmp_path, quick=True, executor="serial")
+    assert standin.calls == 1 and first["parts"]["performance"]["status"] == "ok"
+    second = reproduce([part], tmp_path, quick=True, executor="serial")
+    assert standin.calls == 1 and second["parts"]["performance"]["resumed"]
+    assert second["parts"]["performance"]["wall_s"] == first["parts"]["performance"]["wall_s"]
+    reproduce([part], tmp_path, quick=False, executor="serial")  # another mode: another fingerprint
+    assert standin.calls == 2
+    reproduce([part], tmp_path, quick=False, resume=False, executor="serial")
+    assert standin.calls == 3
+    reproduce([Part("performance", "Stand-in", standin, version="2")], tmp_path, quick=False, executor="serial")
+    assert standin.calls == 4
+    (tmp_path / "performance" / "standin.png").unlink()  # a missing output makes the part incomplete
+    assert completed_record(part, tmp_path, quick=False) is None
+    reproduce([part], tmp_path, quick=False, executor="serial")
+    assert standin.calls == 5
+
+
+def test_changed_input_file_reruns(tmp_path: Path) -> None:
+    standin, source = StandIn(), tmp_path / "input.txt"
+    source.write_text("a")
+    part = Part("performance", "Stand-in", standin, inputs=(str(source),))
+    reproduce([part], tmp_path / "out", executor="serial")
+    reproduce([part], tmp_path / "out", executor="serial")
+    assert standin.calls == 1
+    source.write_text("b")
+    reproduce([part], tmp_path / "out", executor="serial")
+    assert standin.calls == 2
+
+
+def test_failing_part_is_recorded_and_the_others_run(tmp_path: Path) -> None:
+    standin = StandIn()
+    parts = [Part("bad", "Fails", _fails), Part("performance", "Stand-in", standin)]
+    manifest = reproduce(parts, tmp_path, executor="serial")
+    bad = manifest["parts"]["bad"]
+    assert bad["status"] == "error" and "stand-in failure 42" in bad["error"] and "RuntimeError" in bad["error"]
+    assert manifest["parts"]["performance"]["status"] == "ok" and standin.calls == 1
+    on_disk = json.loads((tmp_path / "manifest.json").read_text())
+    assert on_disk["parts"]["bad"]["status"] == "error"
+    assert "stand-in failure 42" in (tmp_path / "report.html").read_text()
+    reproduce(parts, tmp_path, executor="serial")  # a failed part is not complete: it runs again
+    assert json.loads((tmp_path / "bad" / "part.json").read_text())["status"] == "error"
+
+
+def test_skipped_part_shows_its_reason_not_a_number(tmp_path: Path) -> None:
+    manifest = reproduce([Part("policy", "Stand-in policy", _skips)], tmp_path, executor="serial")
+    assert manifest["parts"]["policy"]["status"] == "skipped"
+    rows = [r for r in _key_rows(tmp_path) if r["part"] == "policy"]
+    assert rows and all(r["measured"] == "not run: no stand-in input file" for r in rows)
+    assert "no stand-in input file" in (tmp_path / "report.html").read_text()
+
+
+def _key_rows(out: Path) -> list[dict[str, str]]:
+    import csv
+
+    with open(out / "key_results.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_key_results_show_not_run_and_numbers_from_files(tmp_path: Path) -> None:
+    reproduce([Part("performance", "Stand-in", StandIn(value=12.5))], tmp_path, executor="serial")
+    rows = _key_rows(tmp_path)
+    assert len(rows) == len(KEY_ROWS)
+    speed = next(r for r in rows if r["part"] == "performance")
+    assert speed["measured"] == "12.5 x" and speed["source_file"] == "performance/key_numbers.json"
+    others = [r for r in rows if r["part"] != "performance"]
+    assert others and all(r["measured"] == "not run" and r["source_file"] == "" for r in others)
+    assert "not run" in (tmp_path / "key_results.md").read_text()
+    # The table is rebuilt from the part's file, not from memory: an edited file shows up.
+    numbers_path = tmp_path / "performance" / "key_numbers.json"
+    numbers = json.loads(numbers_path.read_text())
+    numbers["speedup_spme_x"]["value"] = 99.0
+    numbers_path.write_text(json.dumps(numbers))
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    write_summaries(tmp_path, manifest["parts"], quick=True)
+    assert next(r for r in _key_rows(tmp_path) if r["part"] == "performance")["measured"] == "99 x"
+    perf = (tmp_path / "performance.md").read_text()
+    assert "stand-in" in perf and "| benchmark |" in perf
+
+
+def test_part_without_its_key_says_not_measured(tmp_path: Path) -> None:
+    reproduce([Part("performance", "Stand-in", StandIn(key="other_key"))], tmp_path, executor="serial")
+    speed = next(r for r in _key_rows(tmp_path) if r["part"] == "performance")
+    assert speed["measured"] == "not measured (no key 'speedup_spme_x')"
+
+
+def test_part_record_is_written_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    part = Part("performance", "Stand-in", StandIn())
+    run_part(part, tmp_path, quick=True)
+    record_path = tmp_path / "performance" / "part.json"
+    before = record_path.read_bytes()
+
+    def interrupted(src: str, dst: str) -> None:
+        raise OSError("stand-in: interrupted before the rename")
+
+    monkeypatch.setattr(eomctl_io.os, "replace", interrupted)
+    with pytest.raises(OSError, match="interrupted"):
+        run_part(part, tmp_path, quick=True)
+    assert record_path.read_bytes() == before  # the old record is intact and still parses
+    assert json.loads(before)["status"] == "ok"
+    assert not [p.name for p in (tmp_path / "performance").iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("quick", [True, False])
+def test_quick_runs_stamp_their_budget_on_every_figure(tmp_path: Path, quick: bool) -> None:
+    from PIL import Image
+
+    height = Image.open(_png(tmp_path / "reference.png")).height
+    run_part(Part("performance", "Stand-in", StandIn(), quick_budget="stand-in budget"), tmp_path, quick)
+    with Image.open(tmp_path / "performance" / "standin.png") as image:
+        assert image.height == height + (STAMP_HEIGHT_PX if quick else 0)
+        strip = np.asarray(image.convert("L"))[height:]
+    if quick:
+        assert strip.min() < 128  # text was drawn on the strip
+
+
+def test_unknown_part_and_executor_are_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown part"):
+        reproduce(["no-such-part"], tmp_path)
+    with pytest.raises(ConfigError, match="unknown executor"):
+        reproduce([Part("p", "P", StandIn())], tmp_path, executor="threads")
+
+
+def test_registry_holds_the_parts_and_placeholders_say_not_wired(tmp_path: Path) -> None:
+    registered()  # imports the built-in parts
+    assert {"performance", "protocols", "pareto", "policy", "lifetime", "analytics", "bridge", "prognostics"} <= set(
+        REGISTRY
+    )
+    record = run_part(REGISTRY["lifetime"], tmp_path, quick=True)
+    assert record["status"] == "skipped" and record["reason"].startswith("not wired yet")
+    assert {row.part for row in KEY_ROWS} <= set(REGISTRY)
+
+
+def test_policy_part_without_a_policy_file_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import eomctl.reproduce_charging as charging
+
+    monkeypatch.setattr(charging, "POLICY_FILES", {"nmc": "agents/no_such_policy.zip"})
+    record = run_part(registered()["policy"], tmp_path, quick=True)
+    assert record["status"] == "skipped" and "no policy file: agents/no_such_policy.zip" in record["reason"]
+
+
+def test_cli_parses_reproduce_options() -> None:
+    parser = build_parser()
+    args = parser.parse_args(["reproduce", "--part", "protocols", "--part", "performance", "--quick", "--out", "r"])
+    assert args.part == ["protocols", "performance"] and args.quick and args.out == "r" and not args.all
+    args = parser.parse_args(["reproduce", "--all", "--no-resume", "--executor", "serial"])
+    assert args.all and args.no_resume and args.executor == "serial"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["reproduce", "--all", "--part", "protocols"])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["reproduce"])
