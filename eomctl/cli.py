@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_lifetime_parser(sub)
     plot = sub.add_parser("plot", help="draw figures from result files")
     add_plot_lifetime_parser(plot.add_subparsers(dest="plot_kind", required=True))
+    from eomctl.eom import add_analyze_parser
+
+    add_analyze_parser(sub)
     return parser
 
 
