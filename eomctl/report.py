@@ -16,10 +16,10 @@ from typing import Any
 
 from eomctl.io import atomic_write_bytes, atomic_write_text
 
-STAMP_HEIGHT_PX = 34
+STAMP_HEIGHT_PX = 34  # the strip's height on figures up to 1600 px wide; wider ones get a proportional strip
 STYLE = """
 body { font-family: sans-serif; max-width: 1250px; margin: 2em auto; color: #222; line-height: 1.4; }
-table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.85em; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.85em; display: block; overflow-x: auto; }
 th, td { border: 1px solid #bbb; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
 th { background: #eee; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -51,16 +51,17 @@ def stamp_figure(path: str | Path, text: str) -> Path:
 
     with Image.open(path) as original:
         image = original.convert("RGB")
-    stamped = Image.new("RGB", (image.width, image.height + STAMP_HEIGHT_PX), "white")
+    height = max(STAMP_HEIGHT_PX, image.width * STAMP_HEIGHT_PX // 1600)
+    stamped = Image.new("RGB", (image.width, image.height + height), "white")
     stamped.paste(image, (0, 0))
     draw = ImageDraw.Draw(stamped)
-    draw.rectangle((0, image.height, image.width, image.height + STAMP_HEIGHT_PX), fill=(255, 244, 214))
-    size = 18
+    draw.rectangle((0, image.height, image.width, image.height + height), fill=(255, 244, 214))
+    size = height * 18 // STAMP_HEIGHT_PX
     font = ImageFont.load_default(size=size)
     while size > 8 and draw.textlength(text, font=font) > image.width - 16:
         size -= 1
         font = ImageFont.load_default(size=size)
-    draw.text((8, image.height + (STAMP_HEIGHT_PX - size) // 2), text, fill=(120, 60, 0), font=font)
+    draw.text((8, image.height + (height - size) // 2), text, fill=(120, 60, 0), font=font)
     buffer = io.BytesIO()
     stamped.save(buffer, format="PNG")
     return atomic_write_bytes(path, buffer.getvalue())
@@ -177,7 +178,7 @@ def write_report(
     body = [
         "<h1>eomctl: reproduced results</h1>",
         f"<p class='meta'>written {html.escape(manifest['written_utc'])} · mode: {mode} · command: "
-        f"<code>eomctl reproduce{' --quick' if manifest['quick'] else ''} ...</code></p>",
+        f"<code>{html.escape(manifest.get('command') or 'eomctl reproduce')}</code></p>",
         "<h2>Key results</h2>",
         "<p>The research's claims beside what this run measured; every measured value is read from the "
         '<code>key_numbers.json</code> of the part named ("not run" when the part did not produce it).</p>',

@@ -247,6 +247,7 @@ def reproduce(
     resume: bool = True,
     executor: str = "local",
     progress: bool = False,
+    command: str = "",
 ) -> dict[str, Any]:
     """Run parts (skipping completed ones with ``resume``) and write the manifest, tables and report.
 
@@ -265,6 +266,8 @@ def reproduce(
         "serial"); exclusive parts run here one at a time and pass it on to their own sweeps (:func:`sweep_executor`).
     progress : bool
         Progress bar of the parallel batch.
+    command : str
+        The command line that asked for this run, recorded in the manifest and shown with the tables.
 
     Returns
     -------
@@ -292,7 +295,7 @@ def reproduce(
         records[record["name"]] = record
         _print_record(record)
     earlier = _earlier_records(out, [p for p in registered().values() if p.name not in records])
-    return write_summaries(out, {**{p.name: records[p.name] for p in selected}, **earlier}, quick)
+    return write_summaries(out, {**{p.name: records[p.name] for p in selected}, **earlier}, quick, command)
 
 
 def _earlier_records(out: Path, parts: Sequence[Part]) -> dict[str, dict[str, Any]]:
@@ -311,16 +314,24 @@ def _print_record(record: Mapping[str, Any]) -> None:
     print(f"[{record['status']}] {record['name']} ({record['wall_s']:.1f} s): {detail}", flush=True)
 
 
-def write_summaries(out: Path, records: Mapping[str, Mapping[str, Any]], quick: bool) -> dict[str, Any]:
+def write_summaries(
+    out: Path, records: Mapping[str, Mapping[str, Any]], quick: bool, command: str = ""
+) -> dict[str, Any]:
     """Write ``manifest.json``, the key-results and performance tables and ``report.html`` from the parts' files."""
     from eomctl.report import markdown_table, write_report
     from eomctl.reproduce_parts import key_results, performance_rows
 
-    manifest = {"version": MANIFEST_VERSION, "written_utc": _now(), "quick": quick, "parts": dict(records)}
+    manifest = {"version": MANIFEST_VERSION, "written_utc": _now(), "quick": quick, "command": command,
+                "parts": dict(records)}  # fmt: skip
     write_json(out / "manifest.json", manifest)
     keys = key_results(out, records)
     write_csv(out / "key_results.csv", {k: [row[k] for row in keys] for k in keys[0]})
-    atomic_write_text(out / "key_results.md", markdown_table(keys) + "\n")
+    mode = "quick" if quick else "full"
+    origin = (
+        f"Produced by `{command or 'eomctl reproduce'}` ({mode} run, {manifest['written_utc']}); every measured "
+        "value is read from the key_numbers.json of the part named.\n\n"
+    )
+    atomic_write_text(out / "key_results.md", origin + markdown_table(keys) + "\n")
     perf, perf_note = performance_rows(out, records)
     if perf:
         write_csv(out / "performance.csv", {k: [row[k] for row in perf] for k in perf[0]})
@@ -348,8 +359,10 @@ def add_reproduce_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run_reproduce(args: argparse.Namespace) -> int:
     """Handler of ``eomctl reproduce``: 0 when no part failed (skipped parts are listed), 3 otherwise."""
+    command = " ".join(["eomctl reproduce", *(["--all"] if args.all else [f"--part {p}" for p in args.part]),
+                        *(["--quick"] if args.quick else []), f"--out {args.out}"])  # fmt: skip
     manifest = reproduce(
-        None if args.all else args.part, args.out, args.quick, not args.no_resume, args.executor, progress=True
+        None if args.all else args.part, args.out, args.quick, not args.no_resume, args.executor, True, command
     )
     parts = manifest["parts"].values()
     for record in parts:

@@ -173,7 +173,8 @@ def _policy_numbers(chem: str, record: dict[str, Any]) -> dict[str, KeyNumber]:
         numbers[f"entropy_reduction_vs_cccv_{rate}_pct_{chem}"] = KeyNumber(
             _reduction_pct(ref["entropy_j_per_k"], head["entropy_j_per_k"]),
             "%",
-            f"{where}; CC-CV {rate} {ref['charge_time_s']:.0f} s, {ref['entropy_j_per_k']:.3f} J/K",
+            f"{where}; CC-CV {rate} {ref['charge_time_s']:.0f} s, {ref['entropy_j_per_k']:.3f} J/K"
+            + ("" if ref["success_rate"] >= 1.0 else " (CC-CV did not reach the target SOC within the time limit)"),
         )
     return numbers
 
