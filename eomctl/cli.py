@@ -81,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     from eomctl.lifetime import add_lifetime_parser, add_plot_lifetime_parser
 
     add_lifetime_parser(sub)
+
+    from eomctl.datasets import add_data_parser
+    from eomctl.prognostics import add_prognose_parser
+
+    add_data_parser(sub)
+    add_prognose_parser(sub)
     plot = sub.add_parser("plot", help="draw figures from result files")
     add_plot_lifetime_parser(plot.add_subparsers(dest="plot_kind", required=True))
     from eomctl.eom import add_analyze_parser
