@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     from eomctl.eom import add_analyze_parser
 
     add_analyze_parser(sub)
+    from eomctl.bridge import add_bridge_parser
+
+    add_bridge_parser(sub)
     return parser
 
 
