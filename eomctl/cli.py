@@ -79,8 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_reproduce_parser(sub)
 
     from eomctl.lifetime import add_lifetime_parser, add_plot_lifetime_parser
+    from eomctl.lifetime_compare import add_compare_life_parser
 
     add_lifetime_parser(sub)
+    add_compare_life_parser(sub)
 
     from eomctl.datasets import add_data_parser
     from eomctl.prognostics import add_prognose_parser

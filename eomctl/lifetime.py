@@ -6,18 +6,9 @@ the parameter set supports it, stress-driven loss of active material switched on
 reference performance test (C/3 capacity, 10 s pulse resistance at 50 % SOC) measures the state of health
 ``SOH = capacity / capacity at the first RPT``; the run stops at ``SOH <= eol_soh`` or after ``max_cycles``.
 
-Fast mode: adaptive inter-cycle extrapolation after Sulzer et al. (J. Electrochem. Soc. 168 (2021) 120531). Aging is
-slow compared with a cycle, so the state at a fixed phase of the cycle (the end of the last rest) drifts slowly: the
-fast states (concentration profiles, temperature) return to nearly the same values every cycle, while the degradation
-states (SEI, plated and dead lithium, active-material fractions, and the particle lithium they consume) move a little.
-Every differential state is advanced by its per-cycle drift ``d = x_{k+1} - x_k`` over ``n`` skipped cycles (for fast
-states ``d`` is ~0, so they are left where they are; the particle lithium moves with the SEI, so lithium stays
-conserved). The step is error-controlled: one jump of ``n`` cycles with the drift at its start is compared with two
-half jumps, the second using the drift of a cycle simulated at the midpoint (step doubling). The error, measured on
-the degradation states (identified by name from the model's state slices) relative to their size (and on the fast
-states relative to theirs: they must hardly move), must be below ``fast_rtol``; the Richardson combination of the
-two is kept and ``n`` adapts by ``sqrt(tol / err)`` (explicit Euler in the cycle number: local error ~ n^2). Rows of
-cycles simulated from an extrapolated state are marked ``extrapolated``.
+Fast mode (``fast=True``): adaptive inter-cycle extrapolation after Sulzer et al. (J. Electrochem. Soc. 168 (2021)
+120531), in :mod:`eomctl.extrapolation`. Comparisons at matched charge time and sweeps over policies x cells x
+temperatures are in :mod:`eomctl.lifetime_compare`.
 
 Checkpoints (``checkpoint=path``) are atomic JSON files of the simulator state (CasADi ``DM`` vectors stored as lists;
 JSON floats round-trip exactly), the loop state and the rows so far; ``resume=True`` continues from one and gives the
@@ -62,8 +53,6 @@ CSV_COLUMNS = (
     "rpt",  # 1 for a reference-performance-test row (soh, capacity_ah, resistance_ohm measured), else 0
 )
 DEGRADATION_KEYS = ("lli_pct", "lam_neg_pct", "lam_pos_pct", "plating_ah", "sei_ah")
-# State variables whose values carry the aging (PyBaMM names; matched as substrings).
-SLOW_STATE_NAMES = ("SEI", "plating", "dead lithium", "active material")
 CHECKPOINT_VERSION = 1
 
 
@@ -202,6 +191,7 @@ class LifetimeRun:
         self, config: LifetimeConfig, policy: Policy | None = None, simulator: CellSimulator | None = None
     ) -> None:
         from eomctl.cycling import PolicyAdapter, bind_policy, parse_discharge
+        from eomctl.extrapolation import state_masks
         from eomctl.protocols import parse_policy
         from eomctl.scenarios import KELVIN_OFFSET, load_scenario
 
@@ -215,28 +205,12 @@ class LifetimeRun:
         self.target_soc = config.target_soc if config.target_soc is not None else self.scenario.target_soc
         self.ambient_k = config.ambient_c + KELVIN_OFFSET
         self.sim.reset(soc=0.0, ambient_k=self.ambient_k)  # an empty, relaxed fresh cell
-        self.slow, self.fast = self._state_masks()
+        self.slow, self.fast = state_masks(self.sim)
         self.cycle, self.jump, self.after_jump, self.cycles_simulated = 0, 4, False, 0
         self.rows: list[dict[str, float]] = []
         self.trace: list[tuple[int, int, float, float]] = []  # extrapolation attempts: cycle, n, errors
         self.reference_capacity_ah: float | None = None
         self.soh = 1.0
-
-    def _state_masks(self) -> tuple[np.ndarray, np.ndarray]:
-        """Masks of the degradation states (:data:`SLOW_STATE_NAMES`) and of the fast states in x.
-
-        Charge counters ("Discharge capacity [A.h]", "Throughput capacity [A.h]") are neither: they are extrapolated
-        like everything else but take no part in the error estimate (their value says nothing about the cell).
-        """
-        slow = np.zeros(self.sim.n_x, dtype=bool)
-        other = np.zeros(self.sim.n_x, dtype=bool)
-        for variable_name, index in self.sim.differential_state_indices().items():
-            name = variable_name.lower()
-            if any(k.lower() in name for k in SLOW_STATE_NAMES):
-                slow[index] = True
-            if any(k.lower() in name for k in SLOW_STATE_NAMES) or "[a.h]" in name:
-                other[index] = True
-        return slow, ~other
 
     # ------------------------------------------------------------------ cycles
     def _degradation(self) -> dict[str, float]:
@@ -294,79 +268,11 @@ class LifetimeRun:
         }
 
     # ------------------------------------------------------------------ extrapolation
-    def _state_with(self, base: SimState, x: np.ndarray, d_time_s: float, d_totals: np.ndarray) -> SimState:
-        import casadi
-
-        from eomctl.simulator import SimState
-
-        x_dm = casadi.DM(x)
-        values = self.sim.output_function(x_dm, base.z, base.inputs.tolist()).nonzeros()
-        outputs = dict(zip(self.sim.output_names, values, strict=True))
-        return SimState(base.time_s + d_time_s, x_dm, base.z, base.inputs, base.totals + d_totals, outputs)
-
     def extrapolate(self, before: SimState) -> dict[str, float] | None:
-        """After a simulated cycle (``before`` = state at its start), jump over skipped cycles if the error allows.
+        """Jump over skipped cycles after a simulated one (:func:`eomctl.extrapolation.extrapolate`)."""
+        from eomctl.extrapolation import extrapolate
 
-        Returns the row of the midpoint cycle simulated for the error estimate, or None if no jump was made.
-        """
-        from eomctl.cycling import CyclingError
-
-        cfg = self.config
-        if len(self.rows) < 2 or self.rows[-2]["rpt"]:
-            return None  # the drift must span a regular cycle that began where a regular cycle ended (not an RPT)
-        now = self.sim.state
-        x0, x1 = np.array(before.x).ravel(), np.array(now.x).ravel()
-        drift, d_time, d_totals = x1 - x0, now.time_s - before.time_s, now.totals - before.totals
-        periodic = cfg.rpt and cfg.rpt_every > 0
-        if periodic and self.cycle % cfg.rpt_every == 0:
-            return None  # an RPT is due first
-        next_rpt = (self.cycle // cfg.rpt_every + 1) * cfg.rpt_every if periodic else cfg.max_cycles
-        room = min(next_rpt, cfg.max_cycles) - self.cycle - 1  # leave the cycle before an RPT to be simulated
-        n = min(self.jump, room, cfg.fast_max_jump)
-        cycle0 = self.cycle
-        while n >= 4:
-            half = n // 2
-            full = x1 + n * drift
-            self.sim.restore(self._state_with(now, x1 + half * drift, half * d_time, half * d_totals))
-            mid_start = self.sim.state
-            self.after_jump = True
-            self.cycle = cycle0 + half
-            try:
-                row = self.run_cycle()  # the midpoint cycle, simulated from an extrapolated state
-            except CyclingError:  # the half jump left the model's valid range: a rejected step
-                self.cycles_simulated += 1
-                self.sim.restore(now)
-                self.cycle, self.after_jump, n = cycle0, False, half
-                self.jump = max(4, half)
-                continue
-            mid_end = self.sim.state
-            mid_x = np.array(mid_end.x).ravel()
-            mid_drift = mid_x - np.array(mid_start.x).ravel()
-            rest_n = n - half - 1
-            two = mid_x + rest_n * mid_drift
-            # Relative to the size of the degradation states (per element, the near-zero end-of-cycle plating
-            # concentration would dominate with pure jitter); for the fast states relative to their overall size
-            # (they must hardly move: this catches a drift that is not aging).
-            err_slow = _relative_error(full[self.slow], two[self.slow], two[self.slow])
-            err_fast = _relative_error(full[self.fast], two[self.fast], x1[self.fast])
-            self.trace.append((cycle0, n, err_slow, err_fast))
-            err = max(err_slow, err_fast)
-            if err <= cfg.fast_rtol:
-                # Richardson: the one-jump and two-half-jump errors are ~n^2/2 and ~n^2/4 times the drift's rate of
-                # change, so 2 x_two - x_full cancels the leading term (second order in n); err stays the estimate.
-                landing = 2.0 * two - full
-                mid_totals = mid_end.totals - mid_start.totals
-                self.sim.restore(self._state_with(mid_end, landing, rest_n * d_time, rest_n * mid_totals))
-                self.cycle = cycle0 + n
-                self.after_jump = True
-                factor = 2.0 if err == 0 else min(2.0, max(0.5, 0.9 * math.sqrt(cfg.fast_rtol / err)))
-                self.jump = max(4, int(n * factor))
-                return row
-            self.sim.restore(now)
-            self.cycle, self.after_jump = cycle0, False
-            n = half
-            self.jump = max(4, half)
-        return None
+        return extrapolate(self, before)
 
     # ------------------------------------------------------------------ checkpoints
     def to_json(self) -> dict[str, Any]:
@@ -409,12 +315,6 @@ class LifetimeRun:
         x, z, p = casadi.DM(st["x"]), casadi.DM(st["z"]), np.array(st["inputs"], dtype=float)
         outputs = dict(zip(self.sim.output_names, self.sim.output_function(x, z, p.tolist()).nonzeros(), strict=True))
         self.sim.restore(SimState(float(st["time_s"]), x, z, p, np.array(st["totals"], dtype=float), outputs))
-
-
-def _relative_error(a: np.ndarray, b: np.ndarray, scale: np.ndarray) -> float:
-    """max |a - b| / max |scale| (0 for empty vectors or a zero scale)."""
-    size = float(np.max(np.abs(scale))) if scale.size else 0.0
-    return float(np.max(np.abs(a - b)) / size) if size > 0 else 0.0
 
 
 def _jsonable(config: LifetimeConfig) -> Any:
@@ -510,182 +410,41 @@ def _rpt_due(run: LifetimeRun) -> bool:
     return not run.rows[-1]["rpt"] and (periodic or run.cycle >= cfg.max_cycles)
 
 
-# ---------------------------------------------------------------------------------------------- comparisons
-def matched_cccv_rate(
-    config: LifetimeConfig, target_time_s: float, rtol: float = 0.01, simulator: CellSimulator | None = None
-) -> tuple[float, float]:
-    """The CC-CV C-rate whose first charge (fresh empty cell, same target, limits, dt) takes ``target_time_s``.
-
-    Matching is done on the lifetime's own charge (from empty to the target), not on the env's episodes
-    (:func:`eomctl.evaluation.matched_time_cccv` starts at the scenario's 10-20 % SOC). Charge time falls with the rate
-    until the CV phase dominates, so Brent's method on log(rate) is used within [0.1C, c_rate_max]; a target out of
-    reach returns the nearest end. Returns ``(rate_c, charge_time_s)``.
-    """
-    from scipy.optimize import brentq
-
-    from eomctl.cycling import bind_policy, charge_with_policy
-    from eomctl.protocols import CCCV, Rate
-
-    run = LifetimeRun(dataclasses.replace(config, policy="cccv:rate=1C"), simulator=simulator)
-    fresh = run.sim.state
-    cutoff = getattr(run.policy, "cutoff", None)
-    times: dict[float, float] = {}
-
-    def charge_time(rate_c: float) -> float:
-        if rate_c not in times:
-            run.sim.restore(fresh)
-            policy = bind_policy(CCCV(rate=Rate(rate_c), vmax=run.sim.cell.v_max_v, cutoff=cutoff), run.adapter)
-            phase = charge_with_policy(run.sim, run.adapter, policy, run.target_soc, 1.0, config.charge_time_limit_s)
-            times[rate_c] = phase.duration_s
-        return times[rate_c]
-
-    lo, hi = math.log(0.1), math.log(run.scenario.c_rate_max)
-
-    def gap(log_rate: float) -> float:
-        return charge_time(math.exp(log_rate)) / target_time_s - 1.0
-
-    if gap(hi) > 0 or gap(lo) < 0:
-        rate = math.exp(hi) if gap(hi) > 0 else math.exp(lo)
-        return rate, times[rate]
-    log_rate = brentq(gap, lo, hi, rtol=1e-3, xtol=rtol / 4)
-    rate = math.exp(log_rate)
-    return rate, charge_time(rate)
-
-
-def compare_life(policy: str, baseline: str | None = None, config: LifetimeConfig | None = None) -> dict[str, Any]:
-    """Run ``policy`` and a baseline to end of life and report cycles to EOL and the extension, with charge times.
-
-    Parameters
-    ----------
-    policy : str
-        Policy spec or model path.
-    baseline : str, optional
-        Baseline spec; default the CC-CV whose first charge takes as long as the policy's (PHYSICS.md §5: a lifetime
-        gain only means something at equal charge time).
-    config : LifetimeConfig, optional
-        Everything else (cell, ambient, discharge, EOL, cycle cap, fast mode).
-
-    Returns
-    -------
-    dict
-        Per run: spec, first-cycle charge time [s], EOL cycle (None if not reached), final SOH; and
-        ``extension_pct = 100 (EOL_policy / EOL_baseline - 1)`` when both reached EOL.
-    """
-    from eomctl.protocols import policy_spec
-
-    config = config or LifetimeConfig()
-    sim = build_simulator(config)  # one build for all runs: each run resets it to a fresh cell
-    mine = run_lifetime(dataclasses.replace(config, policy=policy), simulator=sim)
-    time_s = _first_charge_time(mine)
-    if baseline is None:
-        rate_c, _ = matched_cccv_rate(config, time_s, simulator=sim)
-        from eomctl.protocols import CCCV, Rate
-
-        baseline = policy_spec(CCCV(rate=Rate(round(rate_c, 4))))
-    theirs = run_lifetime(dataclasses.replace(config, policy=baseline), simulator=sim)
-    out: dict[str, Any] = {"policy": _summary(mine), "baseline": _summary(theirs)}
-    eol_p, eol_b = mine.eol_cycle, theirs.eol_cycle
-    out["extension_pct"] = 100.0 * (eol_p / eol_b - 1.0) if eol_p and eol_b else None
-    return out
-
-
-def _first_charge_time(result: LifetimeResult) -> float:
-    return next(r["charge_time_s"] for r in result.rows if not r["rpt"])
-
-
-def _summary(result: LifetimeResult) -> dict[str, Any]:
-    rpts = [r for r in result.rows if r["rpt"]]
-    return {
-        "spec": result.config.policy,
-        "charge_time_s": _first_charge_time(result),
-        "eol_cycle": result.eol_cycle,
-        "final_soh": rpts[-1]["soh"] if rpts else None,
-        "cycles": int(result.rows[-1]["cycle"]),
-        "cycles_simulated": result.cycles_simulated,
-        "wall_s": result.wall_s,
-    }
-
-
-def lifetime_task(config: Mapping[str, Any], csv_path: str | None = None) -> dict[str, Any]:
-    """One sweep task (top level, picklable, JSON in and out): run a lifetime, write its CSV, return a summary."""
-    fields = dict(config)
-    fields["cell_overrides"] = tuple(tuple(pair) for pair in fields.get("cell_overrides", ()))
-    result = run_lifetime(LifetimeConfig(**fields))
-    if csv_path is not None:
-        result.write_csv(csv_path)
-    summary = _summary(result)
-    summary.update(cell=result.config.cell, ambient_c=result.config.ambient_c, csv=csv_path)
-    return summary
-
-
-def sweep_lifetime(
-    policies: Sequence[str],
-    cells: Sequence[str],
-    ambients_c: Sequence[float],
-    base: LifetimeConfig | None = None,
-    out_dir: str | Path | None = None,
-    executor: str = "local",
-    max_workers: int | None = None,
-    checkpoint: str | Path | None = None,
-) -> list[dict[str, Any]]:
-    """Lifetimes of every policy x cell x ambient temperature through :func:`eomctl.executor.run_tasks`.
-
-    Each task writes ``<out_dir>/life_<i>.csv`` (when ``out_dir`` is given) and returns :func:`_summary`'s dict plus
-    cell, ambient and CSV path; ``checkpoint`` skips finished tasks on a rerun.
-    """
-    from eomctl.executor import run_tasks
-
-    base = base or LifetimeConfig()
-    kwargs_list = []
-    for i, (policy, cell, ambient_c) in enumerate((p, c, a) for p in policies for c in cells for a in ambients_c):
-        config = _jsonable(dataclasses.replace(base, policy=policy, cell=cell, ambient_c=float(ambient_c)))
-        csv = str(Path(out_dir) / f"life_{i:03d}.csv") if out_dir is not None else None
-        kwargs_list.append({"config": config, "csv_path": csv})
-    if out_dir is not None:
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-    return run_tasks(lifetime_task, kwargs_list, executor=executor, max_workers=max_workers, checkpoint=checkpoint)
-
-
 # ----------------------------------------------------------------------------------------------- command line
-def add_lifetime_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``eomctl lifetime`` (heavy imports stay in :func:`run_lifetime_cli`)."""
-    p = subparsers.add_parser("lifetime", help="cycle a cell to end of life under a charging policy")
-    p.add_argument("--policy", default=LifetimeConfig.policy, help="policy spec (e.g. cccv:rate=2C) or model .zip")
+def add_experiment_arguments(p: argparse.ArgumentParser) -> None:
+    """The options shared by ``eomctl lifetime`` and ``eomctl compare-life`` (read by :func:`config_from_args`)."""
     p.add_argument("--cell", default="LGM50", help="catalogue name, PyBaMM parameter set or cell file")
     p.add_argument("--scenario", default="FastCharge", help="scenario: observation set, dt, limits, target SOC")
     p.add_argument("--model", default="SPMe", choices=["SPM", "SPMe", "DFN"])
     p.add_argument("--ambient-c", type=float, default=25.0, help="ambient temperature [C]")
     p.add_argument("--discharge", default="1C", help="discharge C-rate or drive cycle, e.g. 1C or US06:0.25C")
     p.add_argument("--target-soc", type=float, default=None, help="charge to this SOC (default: the scenario's)")
+    p.add_argument("--rest-s", type=float, default=LifetimeConfig.rest_s, help="rest after charge and discharge [s]")
     p.add_argument("--eol", type=float, default=0.8, help="end of life at this SOH")
     p.add_argument("--max-cycles", type=int, default=3000)
     p.add_argument("--rpt-every", type=int, default=50, help="cycles between reference performance tests")
     p.add_argument("--fast", action="store_true", help="adaptive inter-cycle extrapolation (Sulzer et al. 2021)")
     p.add_argument("--override", action="append", default=[], metavar="NAME=VALUE", help="cell parameter override")
-    p.add_argument("--checkpoint", default=None, help="JSON checkpoint file (resume with --resume)")
-    p.add_argument("--resume", action="store_true")
     p.add_argument("--no-compile", action="store_true", help="skip JIT compilation")
-    p.add_argument("--out", default="life.csv", help="CSV file to write")
-    p.set_defaults(func=run_lifetime_cli)
-    return p
 
 
-def run_lifetime_cli(args: argparse.Namespace) -> int:
-    """Handler of ``eomctl lifetime``."""
+def config_from_args(args: argparse.Namespace, policy: str) -> LifetimeConfig:
+    """The experiment that :func:`add_experiment_arguments`' options describe, charging under ``policy``."""
     overrides = []
     for item in args.override:
         name, sep, value = item.rpartition("=")
         if not sep:
             raise ConfigError(f"--override must be NAME=VALUE; got '{item}'")
         overrides.append((name.strip(), float(value)))
-    config = LifetimeConfig(
-        policy=args.policy,
+    return LifetimeConfig(
+        policy=policy,
         cell=args.cell,
         scenario=args.scenario,
         model=args.model,
         ambient_c=args.ambient_c,
         discharge=args.discharge,
         target_soc=args.target_soc,
+        rest_s=args.rest_s,
         eol_soh=args.eol,
         max_cycles=args.max_cycles,
         rpt_every=args.rpt_every,
@@ -693,12 +452,30 @@ def run_lifetime_cli(args: argparse.Namespace) -> int:
         cell_overrides=tuple(overrides),
         compile=False if args.no_compile else None,
     )
+
+
+def add_lifetime_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``eomctl lifetime`` (heavy imports stay in :func:`run_lifetime_cli`)."""
+    p = subparsers.add_parser("lifetime", help="cycle a cell to end of life under a charging policy")
+    p.add_argument("--policy", default=LifetimeConfig.policy, help="policy spec (e.g. cccv:rate=2C) or model .zip")
+    add_experiment_arguments(p)
+    p.add_argument("--checkpoint", default=None, help="JSON checkpoint file (resume with --resume)")
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--out", default="life.csv", help="CSV file to write")
+    p.set_defaults(func=run_lifetime_cli)
+    return p
+
+
+def run_lifetime_cli(args: argparse.Namespace) -> int:
+    """Handler of ``eomctl lifetime``."""
+    config = config_from_args(args, args.policy)
     result = run_lifetime(config, checkpoint=args.checkpoint, resume=args.resume)
     result.write_csv(args.out)
     rpts = [r for r in result.rows if r["rpt"]]
     eol = f"EOL at cycle {result.eol_cycle:.0f}" if result.eol_cycle else f"no EOL by cycle {config.max_cycles}"
+    soh = f"final SOH {rpts[-1]['soh']:.4f}, " if rpts else ""
     print(
-        f"{len(result.rows)} rows -> {args.out}: {eol}; final SOH {rpts[-1]['soh']:.4f}, "
+        f"{len(result.rows)} rows -> {args.out}: {eol}; {soh}"
         f"{result.cycles_simulated} cycles simulated in {result.wall_s:.0f} s"
     )
     return 0
