@@ -168,7 +168,8 @@ def _write_outputs(part: Part, result: PartResult, out_dir: Path, quick: bool) -
     for table, rows in result.tables.items():
         columns = {k: [row.get(k, "") for row in rows] for k in dict.fromkeys(k for row in rows for k in row)}
         tables[table] = _relative(write_csv(part_dir / f"{table}.csv", columns), out_dir)
-    numbers = {k: dataclasses.asdict(v) for k, v in result.key_numbers.items()}
+    numbers = {k: {**dataclasses.asdict(v), "value": None if v.value is None else float(v.value)}
+               for k, v in result.key_numbers.items()}  # fmt: skip
     key_file = _relative(write_json(part_dir / KEY_NUMBERS_FILE, numbers), out_dir)
     figures = [p for p in result.files if Path(p).suffix.lower() == ".png"]
     if quick:

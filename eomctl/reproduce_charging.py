@@ -181,14 +181,14 @@ def _policy_numbers(chem: str, record: dict[str, Any]) -> dict[str, KeyNumber]:
 
 def policy_part(out_dir: Path, quick: bool) -> PartResult:
     """A trained policy per chemistry (:data:`POLICY_FILES`) against matched-time and standard-rate CC-CV."""
+    present = {c: REPO_ROOT / p for c, p in POLICY_FILES.items() if (REPO_ROOT / p).is_file()}
+    if not present:
+        raise PartSkipped(f"no policy file: {', '.join(POLICY_FILES.values())} (paths relative to the repository)")
     from eomctl.env import ChargingEnv
     from eomctl.evaluation import compare, rollout
     from eomctl.protocols import CCCV, Rate
     from eomctl.rollout import FINAL_EVAL_SEED, load_agent
 
-    present = {c: REPO_ROOT / p for c, p in POLICY_FILES.items() if (REPO_ROOT / p).is_file()}
-    if not present:
-        raise PartSkipped(f"no policy file: {', '.join(POLICY_FILES.values())} (relative to {REPO_ROOT})")
     rows, traces, numbers, files = [], {}, {}, []
     for chem, path in present.items():
         env, policy = ChargingEnv(CHEMISTRIES[chem]), load_agent(path)

@@ -39,7 +39,7 @@ from eomctl.reproduce import (
     PartSkipped,
     register,
 )
-from eomctl.reproduce_charging import pareto_part, policy_part, protocols_part
+from eomctl.reproduce_charging import POLICY_FILES, pareto_part, policy_part, protocols_part
 
 
 # ------------------------------------------------------------------------------------------------ performance
@@ -234,7 +234,7 @@ register(
         policy_part,
         quick_budget="1 held-out episode per chemistry",
         full_budget="3 held-out episodes per chemistry",
-        inputs=("agents/ppo_FastCharge.zip", "agents/ppo_LFPFastCharge.zip"),
+        inputs=tuple(POLICY_FILES.values()),
     )
 )
 for _name, _title, _what, _keys in (

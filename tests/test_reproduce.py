@@ -149,6 +149,14 @@ def test_part_without_its_key_says_not_measured(tmp_path: Path) -> None:
     assert speed["measured"] == "not measured (no key 'speedup_spme_x')"
 
 
+def test_numpy_key_numbers_are_written_as_json(tmp_path: Path) -> None:
+    def counts(out_dir: Path, quick: bool) -> PartResult:
+        return PartResult("stand-in", key_numbers={"n": KeyNumber(np.int64(3), "", "a NumPy integer")})
+
+    assert run_part(Part("counts", "Stand-in", counts), tmp_path, quick=True)["status"] == "ok"
+    assert json.loads((tmp_path / "counts" / "key_numbers.json").read_text())["n"]["value"] == 3.0
+
+
 def test_part_record_is_written_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     part = Part("performance", "Stand-in", StandIn())
     run_part(part, tmp_path, quick=True)
@@ -214,3 +222,11 @@ def test_cli_parses_reproduce_options() -> None:
         parser.parse_args(["reproduce", "--all", "--part", "protocols"])
     with pytest.raises(SystemExit):
         parser.parse_args(["reproduce"])
+
+
+@pytest.mark.slow
+def test_registered_parts_run_in_a_process_pool(tmp_path: Path) -> None:
+    manifest = reproduce(["lifetime", "bridge"], tmp_path, quick=True, executor="local")
+    assert [r["status"] for r in manifest["parts"].values()] == ["skipped", "skipped"]
+    assert all(r["reason"].startswith("not wired yet") for r in manifest["parts"].values())
+    assert json.loads((tmp_path / "bridge" / "part.json").read_text())["status"] == "skipped"
