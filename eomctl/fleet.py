@@ -1,14 +1,16 @@
 """A simulated fleet run to end of life through the lifetime engine, with early-cycle diagnostics for prognostics.
 
 Every cell of a :class:`FleetPlan` is one :func:`eomctl.lifetime.run_lifetime` run (SPM, fast inter-cycle
-extrapolation, accelerated SEI growth, reference tests every ``rpt_every`` cycles) of the LG M50 (NMC) or A123 (LFP)
-cell, charged by CC-CV at one C-rate and ambient temperature, with cell-to-cell spread drawn from a seeded generator:
-SEI solvent diffusivity x lognormal(0, ``spread``) and negative-electrode active-material fraction x N(1, 2 %).
+extrapolation, accelerated SEI growth) of the LG M50 (NMC) or A123 (LFP) cell, charged by CC-CV at one C-rate and
+ambient temperature, with cell-to-cell spread drawn from a seeded generator: SEI solvent diffusivity x
+lognormal(0, ``spread``) and negative-electrode active-material fraction x N(1, 2 %).
 
-At the two early cycles ``plan.early = (a, b)`` a diagnostic cycle is run from the cycle's end state and the state is
-then restored exactly (the diagnostic does not age the cell): a C/3 constant-current charge to the upper cut-off
-(its exact dissipative resistance ``R_S = Q_irr / (I^2 t)`` and entropy per ampere-hour from the step integrals), a
-5 min rest, and a 1C discharge to the lower cut-off recorded every 30 s (the ``Q(V)`` curve of Severson et al.).
+At cycle 0, at the two early cycles ``plan.early = (a, b)`` and every ``rpt_every`` cycles a diagnostic is run from
+the cycle's end state and the state is then restored exactly (it does not age the cell): a C/3 constant-current charge
+to the upper cut-off (its exact dissipative resistance ``R_S = Q_irr / (I^2 t)`` and entropy per ampere-hour from the
+step integrals), a 5 min rest, and a 1C discharge to the lower cut-off whose first 10 s give the pulse resistance and
+whose record every 30 s gives the ``Q(V)`` curve of Severson et al.; SOH is its capacity relative to cycle 0's.
+(The engine's own reference tests are off: their schedule under fast mode was being reworked when this was written.)
 """
 
 from __future__ import annotations
@@ -65,12 +67,12 @@ class FleetPlan:
     replicates: int = 2
     sei_diffusivity: float = 5e-19
     spread: float = 0.3
-    max_cycles: int = 600
+    max_cycles: int = 500
     rpt_every: int = 25
     early: tuple[int, int] = (5, 25)
     horizon: int = 150
     eol_soh: float = 0.8
-    stop_soh: float = 0.7
+    stop_soh: float = 0.75
     seed: int = 0
 
 
@@ -111,7 +113,12 @@ def fleet_tasks(plan: FleetPlan) -> list[dict[str, Any]]:
 
 
 def _diagnostic(sim: Any) -> dict[str, Any]:
-    """C/3 CC charge (R_S, entropy per A.h), rest, 1C discharge Q(V); the simulator state is restored after."""
+    """C/3 CC charge (R_S, entropy per A.h), rest, 10 s pulse + 1C discharge; the simulator state is restored after.
+
+    Returns ``rs_ohm`` (``Q_irr / (I^2 t)`` of the charge, exact from the step integrals), ``entropy_per_ah``,
+    ``pulse_ohm`` (``(V_rest - V_10s) / I`` of the discharge's first 10 s, at the top of charge), ``capacity_ah`` (the
+    1C discharge to the lower cut-off) and the discharge curve ``q_ah``, ``v_v``.
+    """
     from eomctl.cycling import rest, until_cutoff
 
     saved = sim.state
@@ -125,17 +132,22 @@ def _diagnostic(sim: Any) -> dict[str, Any]:
         heat, ent, q_ah = (end.totals[k] - start.totals[k] for k in ("heat_irr_j", "entropy_j_per_k", "charge_in_ah"))
         rest(sim, 300.0)
         q, v = [0.0], [sim.last.voltage_v]
-        for _ in range(2000):
-            r = sim.step(-cell.capacity_ah, DIAG_DT_S, v_min_v=cell.v_min_v)
+        for k in range(2000):
+            r = sim.step(-cell.capacity_ah, 10.0 if k == 0 else DIAG_DT_S, v_min_v=cell.v_min_v)
             if r.solver_failed:
                 break
             q.append(q[-1] - r.charge_in_ah)
             v.append(r.voltage_v)
             if r.stop_reason != "time":
                 break
-        return {"rs_ohm": heat / (i_a**2 * t_s), "entropy_per_ah": ent / q_ah, "q_ah": q, "v_v": v}
+        return {"rs_ohm": heat / (i_a**2 * t_s), "entropy_per_ah": ent / q_ah, "capacity_ah": q[-1],
+                "pulse_ohm": (v[0] - v[1]) / cell.capacity_ah, "q_ah": q, "v_v": v}  # fmt: skip
     finally:
         sim.restore(saved)
+
+
+class _EndOfLife(Exception):
+    """Raised from the row callback to stop a run at ``plan.stop_soh``."""
 
 
 def fleet_task(
@@ -151,9 +163,13 @@ def fleet_task(
 ) -> dict[str, Any]:
     """Run one fleet cell (top level, JSON in and out, for :func:`eomctl.executor.run_tasks`).
 
-    Returns the spec plus: ``rows`` (cycle, soh, resistance_ohm, entropy_j_per_k, rpt per lifetime row), ``diag``
-    (the two diagnostics, keyed "a" and "b", each with its actual cycle), ``error`` (None, or why the run stopped
-    early: the rows so far are kept) and ``wall_s``.
+    The lifetime engine cycles the cell (no reference tests of its own); this function runs :func:`_diagnostic` at
+    cycle 0, at the early cycles ``a`` and ``b`` and every ``rpt_every`` cycles (at the first simulated cycle at or
+    past each mark), defines ``SOH = capacity / capacity at cycle 0`` from them and stops the run at ``stop_soh``.
+
+    Returns the spec plus ``rows`` (cycle, entropy_charge_j_per_k of every simulated cycle), ``checks`` (cycle, soh,
+    pulse_ohm, rs_ohm of every diagnostic), ``diag`` (the full diagnostics at "a" and "b"), ``error`` (None, or why the
+    run stopped early: what was measured so far is kept) and ``wall_s``.
     """
     from eomctl.cells import load_cell
     from eomctl.cycling import CyclingError
@@ -161,34 +177,52 @@ def fleet_task(
 
     started = time.perf_counter()
     base = load_cell(cell).parameter_values[SPREAD_AM]
+    every = int(plan["rpt_every"])
     config = LifetimeConfig(
-        policy=policy, cell=cell, scenario=scenario, model="SPM", ambient_c=ambient_c, eol_soh=plan["stop_soh"],
-        max_cycles=plan["max_cycles"], rpt_every=plan["rpt_every"], fast=True, rest_s=300.0,
+        policy=policy, cell=cell, scenario=scenario, model="SPM", ambient_c=ambient_c, rpt=False,
+        max_cycles=plan["max_cycles"], fast=True, fast_max_jump=max(4, every), rest_s=300.0,
         cell_overrides=((SPREAD_SEI, sei_diffusivity), (SPREAD_AM, float(base) * am_factor)),
     )  # fmt: skip
     sim = build_simulator(config)
+    a, b = plan["early"]
+    marks = sorted({0, a, b, *range(every, plan["max_cycles"] + 1, every)})
     rows: list[dict[str, float]] = []
+    checks: list[dict[str, float]] = []
     diag: dict[str, Any] = {}
-    marks = dict(zip(("a", "b"), plan["early"], strict=True))
+
+    def check(cycle: float) -> None:
+        while marks and marks[0] <= cycle:
+            mark = marks.pop(0)
+            if mark > 0 and any(c["cycle"] == cycle for c in checks):
+                continue  # several marks passed in one jump: one check
+            d = {"cycle": cycle, **_diagnostic(sim)}
+            ref = checks[0]["capacity_ah"] if checks else d["capacity_ah"]
+            checks.append(
+                {k: d[k] for k in ("cycle", "capacity_ah", "pulse_ohm", "rs_ohm")} | {"soh": d["capacity_ah"] / ref}
+            )
+            for key, n in (("a", a), ("b", b)):
+                if key not in diag and mark == n:
+                    diag[key] = d
+            if checks[-1]["soh"] <= plan["stop_soh"]:
+                raise _EndOfLife
 
     def on_row(row: dict[str, float]) -> None:
-        rows.append({k: float(row[k]) for k in ("cycle", "soh", "resistance_ohm", "entropy_charge_j_per_k", "rpt")})
-        for key, n in marks.items():
-            if key not in diag and not row["rpt"] and row["cycle"] >= n:
-                try:
-                    diag[key] = {"cycle": row["cycle"], **_diagnostic(sim)}
-                except CyclingError as exc:  # recorded; the cell then has no early features
-                    diag[key] = {"cycle": row["cycle"], "error": str(exc)}
+        if not row["rpt"]:
+            rows.append({"cycle": float(row["cycle"]), "entropy_charge_j_per_k": float(row["entropy_charge_j_per_k"])})
+        check(float(row["cycle"]))
 
     error = None
     try:
+        check(0.0)
         run_lifetime(config, policy=_stepped(config.policy), simulator=sim, on_row=on_row)
-    except Exception as exc:  # a solver failure late in life: keep the rows so far, say why
+    except _EndOfLife:
+        pass
+    except (CyclingError, ArithmeticError, RuntimeError) as exc:  # a late solver failure: keep what was measured
         error = f"{type(exc).__name__}: {exc}"
     return {
         "cell_id": cell_id, "cell": cell, "chemistry": chemistry, "policy": policy, "ambient_c": ambient_c,
-        "sei_diffusivity": sei_diffusivity, "am_factor": am_factor, "rows": rows, "diag": diag, "error": error,
-        "wall_s": time.perf_counter() - started,
+        "sei_diffusivity": sei_diffusivity, "am_factor": am_factor, "rows": rows, "checks": checks, "diag": diag,
+        "error": error, "wall_s": time.perf_counter() - started,
     }  # fmt: skip
 
 

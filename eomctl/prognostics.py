@@ -40,10 +40,11 @@ REAL_EARLY_CYCLE = 10
 
 
 # --------------------------------------------------------------------------------------------------- targets
-def _rpts(record: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    rows = [r for r in record["rows"] if r["rpt"]]
-    return (np.array([r["cycle"] for r in rows]), np.array([r["soh"] for r in rows]),
-            np.array([r["resistance_ohm"] for r in rows]))  # fmt: skip
+def _checks(record: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cycle, SOH and pulse resistance [Ohm] of a fleet record's capacity checks."""
+    checks = record["checks"]
+    return (np.array([c["cycle"] for c in checks]), np.array([c["soh"] for c in checks]),
+            np.array([c["pulse_ohm"] for c in checks]))  # fmt: skip
 
 
 def crossing_cycle(cycles: np.ndarray, values: np.ndarray, level: float) -> float:
@@ -64,18 +65,15 @@ def fleet_sample(record: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str
     if any(k not in diag or "error" in diag[k] for k in ("a", "b")):
         return None
     a, b = diag["a"], diag["b"]
-    cyc, soh, res = _rpts(record)
-    regular = [
-        (r["cycle"], r["entropy_charge_j_per_k"])
-        for prev, r in zip(record["rows"], record["rows"][1:], strict=False)
-        if not r["rpt"] and not prev["rpt"] and a["cycle"] <= r["cycle"] <= b["cycle"]
-    ]  # cycles right after a reference test start from a different state: left out
-    at_b = res[cyc <= b["cycle"]]
+    cyc, soh, pulse = _checks(record)
+    window = [
+        (r["cycle"], r["entropy_charge_j_per_k"]) for r in record["rows"] if a["cycle"] <= r["cycle"] <= b["cycle"]
+    ]
     horizon = float(plan["horizon"])
     return {
-        "life_exponent": life_exponent([c for c, _ in regular], [s for _, s in regular]) if len(regular) > 1 else 0.0,
+        "life_exponent": life_exponent([c for c, _ in window], [s for _, s in window]),
         "log_rs_growth": math.log(b["rs_ohm"] / a["rs_ohm"]),
-        "log_pulse_growth": math.log(at_b[-1] / res[0]),
+        "log_pulse_growth": math.log(b["pulse_ohm"] / pulse[0]),
         "log_entropy_per_ah": math.log(b["entropy_per_ah"]),
         "log_var_dq": severson_log_var(a["q_ah"], a["v_v"], b["q_ah"], b["v_v"]),
         "life": crossing_cycle(cyc, soh, float(plan["eol_soh"])),
@@ -138,6 +136,22 @@ def score(
     return out
 
 
+def loo_predictions(table: Mapping[str, np.ndarray], sets: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    """Leave-one-out predictions of SOH at the horizon and of life (uncensored cells) per feature set, for figures."""
+    soh_ok, life_ok = np.isfinite(table["soh_horizon"]), np.isfinite(table["life"])
+    out: dict[str, Any] = {
+        "soh_true": table["soh_horizon"][soh_ok].tolist(),
+        "life_true": table["life"][life_ok].tolist(),
+    }
+    for name, cols in sets.items():
+        if not cols:
+            continue
+        x = np.column_stack([table[c] for c in cols])
+        out[f"soh {name}"] = cross_predict(x[soh_ok], table["soh_horizon"][soh_ok]).tolist()
+        out[f"life {name}"] = (10.0 ** cross_predict(x[life_ok], np.log10(table["life"][life_ok]))).tolist()
+    return out
+
+
 def _columns(samples: Sequence[Mapping[str, float]]) -> dict[str, np.ndarray]:
     return {k: np.array([s[k] for s in samples], dtype=float) for k in samples[0]}
 
@@ -166,6 +180,7 @@ def evaluate_fleet(records: Sequence[Mapping[str, Any]], plan: Mapping[str, Any]
         "failed": [{"cell_id": r["cell_id"], "error": r["error"]} for r in records if r.get("error")],
         "cells": [{"cell_id": r["cell_id"], **s} for r, s in kept],
         "scores": results,
+        "predictions": loo_predictions(table, FLEET_SETS),
     }
 
 
@@ -198,13 +213,7 @@ def evaluate_real(cache_dir: str | None = None) -> dict[str, Any]:
         "retention_299_pct": {"min": float(table["soh_horizon"].min()), "max": float(table["soh_horizon"].max())},
         "pearson_r_with_retention_299": corr,
         "scores": {name: score(table, cols, everyone, everyone, soh_scale=1.0) for name, cols in REAL_SETS.items()},
-        "predictions": {
-            "true": table["soh_horizon"].tolist(),
-            **{
-                name: cross_predict(np.column_stack([table[c] for c in REAL_SETS[name]]), table["soh_horizon"]).tolist()
-                for name in ("entropy (impedance R_S)", "severson")
-            },
-        },
+        "predictions": loo_predictions(table, REAL_SETS),
     }
 
 
@@ -282,46 +291,39 @@ def plot_prognostics(report: Mapping[str, Any], path: str) -> str:
     fig, axes = plt.subplots(2, 2, figsize=(11, 8.5))
     ax = axes[0, 0]
     for rec in report.get("fleet", {}).get("records", []):
-        cyc, soh, _ = _rpts(rec)
+        cyc, soh, _ = _checks(rec)
         ax.plot(cyc, 100 * soh, color="C0" if rec["chemistry"] == "NMC" else "C3", lw=0.8, alpha=0.7)
     ax.set(xlabel="cycle", ylabel="SOH [%]", title="simulated fleet (blue NMC, red LFP)")
-    ax = axes[0, 1]
-    if "fleet" in report:
-        cells = report["fleet"]["cells"]
-        life = np.array([c["life"] for c in cells])
-        ok = np.isfinite(life)
-        ax.plot(life[ok], 100 * np.array([c["soh_horizon"] for c in cells])[ok], "k.", ms=3)
-        for name, marker in (("entropy", "o"), ("severson", "s")):
-            s = report["fleet"]["scores"]["leave-one-cell-out"][name]
-            ax.plot([], [], marker, label=f"{name}: SOH RMSE {s.get('soh_rmse_pct', math.nan):.2f} %, "
-                    f"life {s.get('life_mape_pct', math.nan):.1f} %")  # fmt: skip
-        ax.legend(fontsize=7)
-    ax.set(xlabel="cycle life (SOH 80 %)", ylabel="SOH at horizon [%]", title="fleet: life vs SOH at horizon")
-    ax = axes[1, 0]
-    if "real" in report:
-        table = real_table_from(report)
-        for name, marker in (("entropy (impedance R_S)", "o"), ("severson", "s")):
-            pred = table.get(name)
-            if pred is not None:
-                ax.plot(table["true"], pred, marker, ms=4, mfc="none", label=name)
-        lim = [min(table["true"]) - 0.5, max(table["true"]) + 0.5]
-        ax.plot(lim, lim, "k-", lw=0.5)
-        ax.legend(fontsize=7)
-    ax.set(xlabel="measured retention at cycle 299 [%]", ylabel="predicted (LOO) [%]", title="ml-eis 44 cells")
+    _scatter(axes[0, 1], report.get("fleet", {}).get("predictions"), "life", 1.0)
+    axes[0, 1].set(xlabel="cycle life to SOH 80 % (simulated)", ylabel="predicted (leave one cell out)",
+                   title="fleet: cycle life")  # fmt: skip
+    _scatter(axes[1, 0], report.get("real", {}).get("predictions"), "soh", 1.0)
+    axes[1, 0].set(xlabel="measured retention at cycle 299 [%]", ylabel="predicted (leave one out) [%]",
+                   title="ml-eis 44 cells: retention at cycle 299")  # fmt: skip
     ax = axes[1, 1]
     for k, (temp, data) in enumerate(report.get("ornl_hppc", {}).items()):
         for d, style in (("discharge", "-o"), ("charge", "--s")):
             ax.plot(data[d]["soc"], data[d]["resistance_mohm"], style, color=f"C{k}", ms=3, label=f"{temp} {d}")
     ax.set(xlabel="SOC", ylabel="10 s pulse resistance [mOhm]", title="ORNL 2013 Nissan Leaf cell, HPPC")
-    ax.legend(fontsize=7)
+    if "ornl_hppc" in report:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     save_figure(fig, path)
     return path
 
 
-def real_table_from(report: Mapping[str, Any]) -> dict[str, Any]:
-    """Measured and leave-one-out predicted retention at cycle 299 per feature set, from a report."""
-    return dict(report["real"].get("predictions", {}))
+def _scatter(ax: Any, predictions: Mapping[str, Any] | None, kind: str, scale: float) -> None:
+    """Predicted vs true for every feature set in ``predictions`` (keys ``"<kind> <set>"``), with the 1:1 line."""
+    if not predictions:
+        return
+    true = scale * np.asarray(predictions[f"{kind}_true"])
+    markers = iter("osd^v")
+    for key, pred in predictions.items():
+        if key.startswith(f"{kind} "):
+            ax.plot(true, scale * np.asarray(pred), next(markers), ms=4, mfc="none", label=key[len(kind) + 1 :])
+    if true.size:
+        ax.plot([true.min(), true.max()], [true.min(), true.max()], "k-", lw=0.5)
+    ax.legend(fontsize=7)
 
 
 def add_prognose_parser(subparsers: Any) -> argparse.ArgumentParser:
