@@ -17,6 +17,7 @@ Sign convention: eomctl's ``current_a`` is positive while charging; PyBaMM's "Cu
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -194,6 +195,10 @@ class CellSimulator:
     def __init__(self, cell: Cell, config: SimulatorConfig | None = None) -> None:
         self.cell = cell
         self.config = config or SimulatorConfig()
+        # (current [A], d violation / d current [V/A or K/A], change of current from the limited step before [A])
+        # of the last limited step: the start of the next limit search (see _search_current). Cleared by
+        # reset/restore so a result never depends on earlier history.
+        self._limit_memory: tuple[float, float, float] | None = None
         self.config.validate()
         self.options = self._model_options()
         self.input_names: tuple[str, ...] = BASE_INPUTS + tuple(
@@ -365,6 +370,7 @@ class CellSimulator:
         x, z = casadi.DM(y_init[: self.n_x]), casadi.DM(y_init[self.n_x :])
         totals = np.zeros(len(self.quadrature_names))
         self._state = SimState(0.0, x, z, p, totals, self._evaluate_outputs(x, z, p))
+        self._limit_memory = None
         self.last = self._result_at(self._state, 0.0, 0.0, np.zeros(len(self.quadrature_names)), "time")
         return self.last
 
@@ -382,6 +388,7 @@ class CellSimulator:
         if state.x.numel() != self.n_x or state.z.numel() != self.n_z:
             raise ConfigError("stored state does not belong to this model (state sizes differ)")
         self._state = state
+        self._limit_memory = None
         self.last = self._result_at(state, 0.0, 0.0, np.zeros(len(self.quadrature_names)), "time")
         return self.last
 
@@ -566,29 +573,34 @@ class CellSimulator:
         return self._commit(end, q, current, dt_s, "time" if current == current_max_a else "limited")
 
     def _search_current(self, at_current: Any, current_max_a: float, tol: float) -> Any:
-        """Largest feasible current in [0, current_max_a], warm-started from the last limited step's current.
+        """Largest feasible current in [0, current_max_a], started from the last limited step's current and slope.
 
-        In a taper the limited current changes little between steps, so the last one and a neighbour 2 % away
-        usually bracket the root and two or three integrator calls suffice (instead of trying full current and 0 A).
+        In a taper the limited current drifts slowly from step to step and the step-end violation is close to linear
+        in the current, so a secant prediction from the remembered current and slope usually lands inside the
+        tolerance band in one or two integrator calls (instead of trying full current, 0 A and regula falsi). Any
+        doubt (no sign change, a failed trial) falls back to a bracketed Illinois search.
         """
-        last = self.last
-        if last.stop_reason == "limited" and 0.0 < last.current_a < current_max_a:
-            guess = last.current_a
-            f_guess, payload = at_current(guess)
-            if -tol < f_guess <= 0:
-                return payload
-            factor = 0.98 if f_guess > 0 else 1.02
-            for _ in range(8):
-                other = min(guess * factor, current_max_a)
-                f_other, other_payload = at_current(other)
-                if (f_other > 0) != (f_guess > 0):
-                    lo, f_lo, hi, f_hi = (
-                        (other, f_other, guess, f_guess) if f_guess > 0 else (guess, f_guess, other, f_other)
-                    )
-                    return illinois(at_current, lo, f_lo, hi, f_hi, ftol=tol, feasible=True)[1]
-                if other == current_max_a:  # feasible up to the maximum: not limited any more
-                    return other_payload
-                guess, f_guess, factor = other, f_other, factor**2
+        trials: list[tuple[float, float]] = []
+
+        def recorded(current_a: float) -> tuple[float, Any]:
+            f, payload = at_current(current_a)
+            if payload is not None:
+                trials.append((current_a, f))
+            return f, payload
+
+        memory = self._limit_memory
+        found = None
+        if memory is not None and 0.0 < memory[0] < current_max_a:
+            found = self._predicted_search(recorded, current_max_a, tol, *memory)
+        if found is None:
+            found = self._bracketed_search(recorded, current_max_a, tol)
+        if found is not None and found[2] < current_max_a:
+            self._remember(found[2], trials)
+        return found
+
+    @staticmethod
+    def _bracketed_search(at_current: Any, current_max_a: float, tol: float) -> Any:
+        """Full current if feasible, else regula falsi between 0 A and full current."""
         f_hi, payload = at_current(current_max_a)
         if f_hi <= 0 or current_max_a <= 0:
             return payload
@@ -598,6 +610,61 @@ class CellSimulator:
         if f_lo >= 0:  # even resting violates a limit (a hot cell): rest
             return low
         return illinois(at_current, 0.0, f_lo, current_max_a, f_hi, ftol=tol, feasible=True)[1]
+
+    @staticmethod
+    def _predicted_search(
+        at_current: Any, current_max_a: float, tol: float, last_a: float, slope: float, drift_a: float
+    ) -> Any:
+        """Secant steps from the remembered limited current; None when they do not settle (the caller brackets).
+
+        The first trial extrapolates the last change of the limited current (a taper falls smoothly); each further
+        trial is a secant step aimed at the middle of the accepted band (-tol, 0], with the slope updated from the
+        last two trials. After three steps without landing, a bracket found on the way goes to regula falsi.
+        """
+        target = -0.5 * tol
+        guess_a = min(max(last_a + drift_a, 0.0), current_max_a)
+        f_guess, payload = at_current(guess_a)
+        feasible: tuple[float, float] | None = None
+        infeasible: tuple[float, float] | None = None
+        for _ in range(4):
+            if payload is None:
+                return None
+            if -tol < f_guess <= 0 or (guess_a == current_max_a and f_guess <= 0):
+                return payload  # on the limit, or feasible at full current (not limited any more)
+            if f_guess > 0:
+                infeasible = (guess_a, f_guess)
+            else:
+                feasible = (guess_a, f_guess)
+            nxt = min(max(guess_a - (f_guess - target) / slope, 0.0), current_max_a)
+            f_next, next_payload = at_current(nxt)
+            if nxt != guess_a and (f_next - f_guess) / (nxt - guess_a) > 0:
+                slope = (f_next - f_guess) / (nxt - guess_a)
+            guess_a, f_guess, payload = nxt, f_next, next_payload
+        if payload is not None and -tol < f_guess <= 0:
+            return payload
+        if feasible is not None and infeasible is not None:
+            return illinois(at_current, *feasible, *infeasible, ftol=tol, feasible=True)[1]
+        return None
+
+    def _remember(self, current_a: float, trials: list[tuple[float, float]]) -> None:
+        """Keep a limited step's current, the violation's slope in current and the change from the last one."""
+        near = sorted(trials, key=lambda t: abs(t[0] - current_a))[:3]
+        slopes = [
+            (fb - fa) / (ib - ia) for (ia, fa), (ib, fb) in itertools.combinations(near, 2) if ib != ia and fb != fa
+        ]
+        positive = [d for d in slopes if d > 0]
+        previous = self._limit_memory
+        if positive:
+            slope = positive[0]
+        elif previous is not None:
+            slope = previous[1]
+        else:
+            return
+        # Extrapolate only small, smooth changes (a taper); a jump (new episode phase) restarts from no drift.
+        drift_a = current_a - previous[0] if previous is not None else 0.0
+        if abs(drift_a) > 0.1 * current_a:
+            drift_a = 0.0
+        self._limit_memory = (current_a, slope, drift_a)
 
     def hold_voltage(self, voltage_v: float, dt_s: float, current_max_a: float, cutoff_a: float = 0.0) -> StepResult:
         """One interval of constant-voltage charging.

@@ -143,6 +143,41 @@ def test_limited_step_holds_voltage_and_plating_margin(chen_spme: CellSimulator)
     assert r.stop_reason == "limited" and r.current_a < 15.0
 
 
+def test_remembered_limit_search_agrees_with_a_fresh_search_in_fewer_calls(chen_spme: CellSimulator) -> None:
+    """The secant search started from the last limited current finds the same limit as the bracketed search."""
+    calls = {"n": 0}
+    integrate = chen_spme._integrate
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        return integrate(*args, **kwargs)  # type: ignore[arg-type]
+
+    chen_spme.reset(soc=0.5)
+    try:
+        chen_spme._integrate = counted  # type: ignore[method-assign]
+        for _ in range(4):  # into the voltage-limited taper
+            chen_spme.step_limited(current_max_a=15.0, dt_s=30.0, v_max_v=4.1)
+        calls["n"] = 0
+        limited_steps = 8
+        for _ in range(limited_steps):
+            before = chen_spme.state
+            warm = chen_spme.step_limited(current_max_a=15.0, dt_s=30.0, v_max_v=4.1)
+            assert warm.stop_reason == "limited"
+            after, memory = chen_spme.state, chen_spme._limit_memory
+            warm_calls = calls["n"]
+            chen_spme.restore(before)  # forgets the remembered current: a fresh bracketed search
+            fresh = chen_spme.step_limited(current_max_a=15.0, dt_s=30.0, v_max_v=4.1)
+            calls["n"] = warm_calls
+            # Both end on the limit within the search tolerance, so their currents agree closely.
+            assert -2e-4 < warm.voltage_v - 4.1 <= 0 and -2e-4 < fresh.voltage_v - 4.1 <= 0
+            np.testing.assert_allclose(warm.current_a, fresh.current_a, rtol=2e-3)
+            chen_spme.restore(after)
+            chen_spme._limit_memory = memory
+    finally:
+        del chen_spme._integrate
+    assert calls["n"] / limited_steps < 2.5  # a bracketed search needs >= 3 calls per limited step
+
+
 def test_solver_failure_is_a_flag_not_an_exception(chen_spm_iso: CellSimulator) -> None:
     """An absurd current (200C) with the cut-offs disabled drives the surface stoichiometry out of [0, 1] (or the
     integrator to fail): the step must fail softly, keep the last good state, and leave the simulator usable."""
