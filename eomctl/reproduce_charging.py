@@ -14,7 +14,7 @@ from eomctl.reproduce import REPO_ROOT, KeyNumber, PartResult, PartSkipped, swee
 
 CHEMISTRIES: dict[str, str] = {"nmc": "eomctl/FastCharge-v0", "lfp": "eomctl/LFPFastCharge-v0"}
 # The trained policy per chemistry (relative to the repository root); a missing file skips that chemistry.
-POLICY_FILES: dict[str, str] = {"nmc": "agents/ppo_FastCharge.zip", "lfp": "agents/ppo_LFPFastCharge.zip"}
+POLICY_FILES: dict[str, str] = {"nmc": "agents/ppo_FastCharge-v0.zip", "lfp": "agents/ppo_LFPFastCharge-v0.zip"}
 STANDARD_RATES_C = (0.5, 1.0, 2.0)
 TRACE_PANELS = (("c_rate", "current [C]"), ("voltage_v", "voltage [V]"), ("temperature_k", "temperature [K]"),
                 ("entropy_j_per_k", "entropy [J/K]"))  # fmt: skip

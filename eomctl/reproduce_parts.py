@@ -39,6 +39,7 @@ from eomctl.reproduce import (
     PartSkipped,
     register,
 )
+from eomctl.reproduce_analytics import BRIDGE_STATES, analytics_part, bridge_part
 from eomctl.reproduce_charging import POLICY_FILES, pareto_part, policy_part, protocols_part
 
 
@@ -176,6 +177,10 @@ KEY_ROWS: tuple[KeyRow, ...] = (
            "bridge_r_pulse_resistance_vs_rs"),
     KeyRow("Bridge: Pearson r, 10 s pulse resistance vs entropy per coulomb", "NMC+LFP", "r = 0.83 on 31 aging states",
            "PHYSICS.md §4", "bridge", "bridge_r_pulse_resistance_vs_entropy_per_coulomb"),
+    *_per_chemistry("Bridge: Pearson r, 10 s pulse resistance vs mean R_S", "r = 0.71 (research)", "issue 7",
+                    "bridge", "bridge_r_pulse_resistance_vs_rs"),
+    *_per_chemistry("Bridge: Pearson r, 10 s pulse resistance vs entropy per coulomb", "r = 0.71 (research)",
+                    "issue 7", "bridge", "bridge_r_pulse_resistance_vs_entropy_per_coulomb"),
     KeyRow("Bridge: Pearson r, 10 s pulse resistance vs lambda at 600 s", "NMC+LFP", "r = 0.20 (weak)",
            "PHYSICS.md §4", "bridge", "bridge_r_pulse_resistance_vs_lambda"),
     *_per_chemistry("SOH RMSE, entropy features (simulated fleet)", NOT_STATED, "-", "prognostics", "soh_rmse_pct"),
@@ -240,14 +245,30 @@ register(
 for _name, _title, _what, _keys in (
     ("lifetime", "Cycle life and lifetime extension", "lifetime curves and extension vs CC-CV (eomctl.lifetime)",
      "lifetime_extension_pct_nmc, lifetime_extension_pct_lfp"),
-    ("analytics", "EOM trajectory analytics", "EOM metrics, phase portrait, energy-entropy balance (eomctl.eom)",
-     "none required"),
-    ("bridge", "Entropy-impedance bridge", "simulated fleet, pulse resistance vs lambda / R_S (eomctl.bridge, "
-     "eomctl.hppc)", "bridge_r_pulse_resistance_vs_rs, _vs_entropy_per_coulomb, _vs_lambda"),
     ("prognostics", "SOH and RUL prognostics", "SOH/RUL from early cycles, simulated and real data "
      "(eomctl.datasets, eomctl.prognostics)", "soh_rmse_pct_nmc/_lfp/_real, rul_error_cycles_nmc/_lfp"),
 ):  # fmt: skip
     register(Part(_name, _title, _not_wired(_what, _keys), quick_budget="not wired", full_budget="not wired"))
+register(
+    Part(
+        "analytics",
+        "EOM trajectory analytics and the energy-entropy balance",
+        analytics_part,
+        quick_budget="one 1C CC-CV charge + 1 h rest per chemistry (same in both modes)",
+        full_budget="one 1C CC-CV charge + 1 h rest per chemistry",
+        inputs=("eomctl/data/cells/a123_lfp.yaml",),
+    )
+)
+register(
+    Part(
+        "bridge",
+        "Entropy-impedance bridge",
+        bridge_part,
+        quick_budget=f"{BRIDGE_STATES} fleet states (same in both modes: ~80 s)",
+        full_budget=f"{BRIDGE_STATES} fleet states, NMC + LFP, 10-40 C",
+        inputs=("eomctl/data/cells/a123_lfp.yaml", "envs/AgedCell.yaml"),
+    )
+)
 
 
 # ------------------------------------------------------------------------------------------------ tables
