@@ -415,9 +415,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     built = _make_env(args.env, {"simulator": {"compile": False}} if args.no_compile else None)
     references = _references(built, args.episodes, args.seed)
+    from eomctl.rollout import table_rows
+
     records = [
         compare(spec, built, args.episodes, args.seed, references=references, bound=args.bound) for spec in args.policy
     ]
+    for record in records:  # EEZ of each policy among its CC-CVs and the sweep stored for the env
+        record["table"] = table_rows(record)
     write_json(
         args.out,
         {
@@ -429,6 +433,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         },
     )
     print(format_table(records, references))
+    for record in records:
+        policy_row = record["table"][0]
+        print(f"{record['policy']}: in the EEZ {policy_row['in_eez']} (distance {policy_row['eez_distance']:.2f})")
     print(f"-> {args.out}")
     return 0
 

@@ -190,6 +190,31 @@ def annotate_front(rows: Sequence[Mapping[str, Any]], eps: Sequence[float] = DEF
     return out
 
 
+# Fronts measured once per scenario and shipped with the package, so a trained policy is judged against a real sweep
+# (``eomctl pareto --quick``: 12 standard protocols and one optimal-control bound), not only the protocols it was
+# compared with. Regenerate with the command in ``eomctl/data/fronts/README.md``.
+FRONTS_DIR = Path(__file__).parent / "data" / "fronts"
+
+
+def stored_front(env_id: str) -> list[dict[str, Any]]:
+    """The sweep rows stored for ``env_id`` (``eomctl/FastCharge-v0`` -> ``FastCharge-v0.csv``); [] when none.
+
+    Only rows that reached the target are returned (the others cannot be on a front), with the objectives as floats.
+    """
+    import csv
+
+    path = FRONTS_DIR / f"{env_id.split('/')[-1]}.csv"
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = [dict(row) for row in csv.DictReader(handle)]
+    try:
+        parsed = [{**row, **{k: float(row[k]) for k in (*OBJECTIVES, "reached_target")}} for row in rows]
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(f"stored front {path} is malformed ({exc}); regenerate it") from exc
+    return [row for row in parsed if row_reached_target(row) and np.all(np.isfinite(objective_matrix([row])))]
+
+
 # ----------------------------------------------------------------------------------------------- sweep tasks
 def _error_row(family: str, spec: str, exc: Exception, wall_s: float) -> dict[str, Any]:
     nan = float("nan")

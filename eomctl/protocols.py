@@ -375,7 +375,10 @@ def parse_policy(spec: str) -> Policy:
         For an unknown protocol or key, or a value that does not parse, naming it.
     """
     if spec.endswith(".zip") or Path(spec).is_file():
-        return load_trained(spec)
+        # A trained model with the observation normalisation it was trained with (found beside it by name).
+        from eomctl.rollout import load_agent
+
+        return load_agent(spec)  # type: ignore[no-any-return]
     name, _, body = spec.partition(":")
     name = name.strip().lower()
     if name not in _FIELDS:

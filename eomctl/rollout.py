@@ -66,8 +66,16 @@ class NormalizedPolicy(TrainedPolicy):
 
 
 def _stats_beside(model_path: Path) -> Path | None:
-    """The VecNormalize file saved with a model: ``vecnormalize.pkl``, ``best_vecnormalize.pkl`` or a checkpoint's."""
+    """The VecNormalize file saved with a model.
+
+    ``<name>_vecnormalize.pkl`` (a shipped policy, e.g. ``agents/ppo_FastCharge-v0.zip``), a checkpoint's
+    ``rl_model_vecnormalize_<N>_steps.pkl``, ``best_vecnormalize.pkl`` for ``best_model.zip``, else the run folder's
+    ``vecnormalize.pkl``.
+    """
     name = model_path.name
+    own = model_path.with_name(f"{model_path.stem}_vecnormalize.pkl")
+    if own.is_file():
+        return own
     if name.startswith("rl_model_") and name.endswith("_steps.zip"):
         candidate = model_path.with_name(name.replace("rl_model_", "rl_model_vecnormalize_").replace(".zip", ".pkl"))
     elif name == "best_model.zip":
@@ -75,6 +83,16 @@ def _stats_beside(model_path: Path) -> Path | None:
     else:
         candidate = model_path.with_name("vecnormalize.pkl")
     return candidate if candidate.is_file() else None
+
+
+def _shipped(path: Path) -> Path:
+    """``agents/<file>`` of a source checkout, or the same file packed into an installed wheel (``agents_data``)."""
+    if path.exists() or not path.parts or path.parts[0] != "agents":
+        return path
+    from eomctl.hyperparams import agents_dir
+
+    packed = agents_dir().joinpath(*path.parts[1:])
+    return packed if packed.exists() else path
 
 
 def load_agent(spec: str | Path, best: bool = False) -> Any:
@@ -87,7 +105,7 @@ def load_agent(spec: str | Path, best: bool = False) -> Any:
     best : bool
         For a run folder: the best evaluated model (``best_model.zip``) instead of the final one.
     """
-    path = Path(spec)
+    path = _shipped(Path(spec))
     if path.is_dir():
         name = "best_model.zip" if best else "model.zip"
         if not (path / name).is_file():
@@ -234,25 +252,29 @@ def plot_traces(traces: Mapping[str, Sequence[Mapping[str, Any]]], path: str | P
 TABLE_COLUMNS = ("label", "policy", "charge_time_s", "entropy_j_per_k", "lli_pct", "plating_ah", "success_rate")
 
 
-def _table_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Policy, matched-time CC-CV and reference CC-CV rows, with the EEZ of this set when :mod:`eomctl.pareto` is."""
+def table_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Policy, matched-time CC-CV and reference CC-CV rows, with the EEZ columns.
+
+    The front is that of these rows together with the sweep stored for the env (:func:`eomctl.pareto.stored_front`),
+    so ``in_eez`` says whether the policy is near-Pareto among the standard protocols and the optimal-control bound.
+    """
+    from eomctl.pareto import annotate_front, stored_front
+
     rows = [{"label": "policy", **record["headline"]}, {"label": "cccv_matched_time", **record["matched_time_cccv"]}]
     rows += [{"label": name, **pair} for name, pair in record["references"].items()]
     rows = [{k: row.get(k) for k in TABLE_COLUMNS} for row in rows]
-    try:
-        from eomctl.pareto import annotate_front
-    except ImportError:
-        return rows
-    annotated = annotate_front([{**r, "reached_target": r["success_rate"]} for r in rows])
+    stored = stored_front(str(record.get("env_id", "")))
+    annotated = annotate_front([{**r, "reached_target": r["success_rate"]} for r in rows] + stored)
     keys = ("on_front", "in_eez", "eez_distance")
-    return [{**r, **{k: a[k] for k in keys}} for r, a in zip(rows, annotated, strict=True)]
+    return [{**r, **{k: a[k] for k in keys}} for r, a in zip(rows, annotated[: len(rows)], strict=True)]
 
 
 def evaluate_run(run_dir: str | Path, episodes: int = 3, seed: int = FINAL_EVAL_SEED) -> dict[str, Any] | None:
     """Compare a run's final policy with CC-CV on held-out seeds; write ``evaluation.{json,csv,png}`` and print it.
 
     Uses :func:`eomctl.evaluation.compare` (matched-time CC-CV and CC-CV at 0.5/1/2C). The EEZ columns say whether
-    each row is within the Entropy Efficiency Zone of the protocols in this table (not of a full Pareto sweep).
+    each row is within the Entropy Efficiency Zone of this table plus the sweep stored for the env (see
+    :func:`table_rows`).
     Returns None, with a message, when :mod:`eomctl.evaluation` is not available.
     """
     try:
@@ -281,7 +303,7 @@ def evaluate_run(run_dir: str | Path, episodes: int = 3, seed: int = FINAL_EVAL_
         }
     finally:
         env.close()
-    rows = _table_rows(record)
+    rows = table_rows(record)
     record["table"] = rows
     write_json(run_dir / "evaluation.json", record)
     write_csv(run_dir / "evaluation.csv", {k: [r.get(k) for r in rows] for k in rows[0]})
@@ -289,7 +311,7 @@ def evaluate_run(run_dir: str | Path, episodes: int = 3, seed: int = FINAL_EVAL_
     print(format_table([record], record["references"]))
     eez = next((r for r in rows if r["label"] == "policy"), {}).get("in_eez")
     if eez is not None:
-        print(f"policy in the EEZ of these protocols: {eez}")
+        print(f"policy in the EEZ (these protocols + the stored sweep for the env): {eez}")
     print(f"-> {run_dir / 'evaluation.json'}, evaluation.csv, evaluation.png")
     return record
 

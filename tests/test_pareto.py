@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from eomctl import pareto
-from eomctl.errors import EomctlWarning
+from eomctl.errors import ConfigError, EomctlWarning
 from eomctl.io import write_csv
 from eomctl.pareto import (
     DEFAULT_EPS,
@@ -268,3 +268,22 @@ def test_tiny_real_sweep_cccv(tmp_path: Path) -> None:
     # The worker's env is reused across specs: the first spec again, on the warm env, gives the same numbers.
     again = pareto.evaluate_spec_task("eomctl/FastCharge-v0", specs[0], 1, 0, {"simulator": {"compile": False}})
     assert {k: again[k] for k in OBJECTIVES} == {k: rows[0][k] for k in OBJECTIVES}
+
+
+def test_stored_front_of_the_default_scenario_is_a_real_sweep() -> None:
+    from eomctl.pareto import stored_front
+
+    rows = stored_front("eomctl/FastCharge-v0")
+    assert len(rows) >= 8 and {row["family"] for row in rows} >= {"cccv", "multistage", "optimal"}
+    points = np.array([[row[k] for k in ("charge_time_s", "entropy_j_per_k", "lli_pct")] for row in rows])
+    assert np.all(np.isfinite(points)) and np.all(points > 0)
+    assert stored_front("eomctl/NoSuchScenario-v0") == []
+
+
+def test_malformed_stored_front_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import eomctl.pareto as pareto
+
+    (tmp_path / "Broken-v0.csv").write_text("family,spec,charge_time_s\ncccv,x,abc\n", encoding="utf-8")
+    monkeypatch.setattr(pareto, "FRONTS_DIR", tmp_path)
+    with pytest.raises(ConfigError, match="malformed"):
+        pareto.stored_front("eomctl/Broken-v0")

@@ -118,3 +118,33 @@ def test_final_evaluation_degrades_without_the_evaluation_module(
     monkeypatch.setitem(sys.modules, "eomctl.evaluation", None)  # import now raises ImportError
     assert evaluate_run(run_dir, episodes=1) is None
     assert "final evaluation skipped" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------------------ the shipped pretrained policy
+SHIPPED = "agents/ppo_FastCharge-v0.zip"
+
+
+def test_shipped_policy_is_small_and_brings_its_normalisation() -> None:
+    model = ROOT / SHIPPED
+    assert model.stat().st_size < 1_000_000
+    policy = load_agent(model)
+    assert isinstance(policy, NormalizedPolicy) and policy.obs_stats is not None
+
+
+def test_shipped_policy_rolls_out_from_any_folder_and_matches_its_summary(tmp_path: Path) -> None:
+    """``eomctl rollout --agent agents/<file>`` works outside the checkout, and reproduces the stored evaluation."""
+    out = tmp_path / "shipped.csv"
+    args = ["rollout", "--agent", SHIPPED, "--env", "eomctl/FastCharge-v0", "--episodes", "1", "--out", str(out)]
+    subprocess.run(
+        [sys.executable, "-m", "eomctl.cli", *args],
+        check=True,
+        cwd=tmp_path,  # not the checkout: agents/ is found beside the package
+        capture_output=True,
+    )
+    data = read_csv(out)
+    summary = json.loads((ROOT / "agents" / "ppo_FastCharge-v0.json").read_text(encoding="utf-8"))
+    headline = summary["policies"][0]["headline"]
+    assert data["soc"][-1] >= 0.8  # reached the scenario's target
+    # The CSV's last row is the end of the step that crossed 80 %; the summary interpolates to the crossing.
+    assert data["time_s"][-2] <= headline["charge_time_s"] <= data["time_s"][-1]
+    assert data["entropy_j_per_k"][-2] <= headline["entropy_j_per_k"] <= data["entropy_j_per_k"][-1]
