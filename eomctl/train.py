@@ -11,7 +11,7 @@ A run folder holds everything needed to reproduce or continue a run::
     model.zip              final model; vecnormalize.pkl its observation/reward statistics
     best_model.zip         best model of the periodic evaluations; best_vecnormalize.pkl, best_model.json
     checkpoints/           rl_model_<N>_steps.zip (+ _vecnormalize_, _replay_buffer_ .pkl), written atomically
-    logs/session_<k>/      SB3 logger output (csv, stdout, tensorboard when installed), per-episode scalars
+    logs/session_<k>/      SB3 logger output (csv, stdout, tensorboard), per-episode scalars
     monitor/               per-env episode logs (reward, length, entropy, charge time, violations, success)
 
 An interrupted run (Ctrl-C, a killed job) continues with :func:`resume` from its latest complete checkpoint; the step
@@ -22,9 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib
-import importlib.metadata
-import importlib.util
 import json
 import sys
 import time
@@ -152,10 +149,7 @@ def _callbacks(config: TrainConfig, run_dir: Path, eval_env: Any, best_reward: f
 def _logger(run_dir: Path, session: int) -> Any:
     from stable_baselines3.common.logger import configure
 
-    formats = ["stdout", "csv"]
-    if importlib.util.find_spec("tensorboard") is not None:
-        formats.append("tensorboard")
-    return configure(str(run_dir / "logs" / f"session_{session}"), formats)
+    return configure(str(run_dir / "logs" / f"session_{session}"), ["stdout", "csv", "tensorboard"])
 
 
 def _build_envs(config: TrainConfig, run_dir: Path, session: int, vecnormalize: Path | None) -> tuple[Any, Any]:

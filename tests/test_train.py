@@ -147,6 +147,14 @@ def test_episode_scalars_reach_the_log(tmp_path: Path) -> None:
         assert name in header
     monitor = (run / "monitor" / "0.monitor.csv").read_text().splitlines()
     assert "entropy_j_per_k" in monitor[1] and len(monitor) > 2
+    # The same scalars in the TensorBoard event file (tensorboard is a dependency).
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = list((run / "logs" / "session_0").glob("events.out.tfevents.*"))
+    assert events, "no TensorBoard event file"
+    accumulator = EventAccumulator(str(events[0]))
+    accumulator.Reload()
+    assert {"episode/entropy_j_per_k", "episode/charge_time_s"} <= set(accumulator.Tags()["scalars"])
 
 
 def test_same_seed_reproduces_the_first_updates(tmp_path: Path) -> None:
