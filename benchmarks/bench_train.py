@@ -47,17 +47,21 @@ def learning_rate(n_envs: int, steps: int, out: Path) -> dict[str, float]:
     }
 
 
-def default_run() -> dict[str, float]:
-    """Wall time of ``scripts/train_agent.py --algo ppo`` (everything: builds, learning, final evaluation, plots)."""
+def default_run(out: Path | None = None) -> dict[str, float]:
+    """Wall time of ``scripts/train_agent.py --algo ppo`` (builds, learning, final evaluation, plots).
+
+    The run folder is ``out`` when given (kept), else a temporary folder.
+    """
     with tempfile.TemporaryDirectory() as folder:
+        run = out if out is not None else Path(folder) / "run"
         started = time.perf_counter()
         subprocess.run(
-            [sys.executable, str(ROOT / "scripts" / "train_agent.py"), "--algo", "ppo", "--out", f"{folder}/run"],
+            [sys.executable, str(ROOT / "scripts" / "train_agent.py"), "--algo", "ppo", "--out", str(run)],
             check=True,
             cwd=ROOT,
         )
         wall_s = time.perf_counter() - started
-        metadata = json.loads((Path(folder) / "run" / "metadata.json").read_text(encoding="utf-8"))
+        metadata = json.loads((run / "metadata.json").read_text(encoding="utf-8"))
     session = metadata["sessions"][-1]
     return {
         "wall_s": wall_s,
@@ -71,9 +75,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2048, help="env steps per measurement")
     parser.add_argument("--default-run", action="store_true", help="time the default training command instead")
+    parser.add_argument("--out", type=Path, default=None, help="keep the default run's folder here")
     args = parser.parse_args()
     if args.default_run:
-        r = default_run()
+        r = default_run(args.out)
         print(
             f"default run: {r['wall_s']:.0f} s wall ({r['wall_s'] / 60:.1f} min), learning {r['learning_s']:.0f} s "
             f"for {r['steps']:.0f} steps = {r['steps_per_s']:.1f} steps/s"
