@@ -84,6 +84,8 @@ def fleet_sample(record: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str
 
 FLEET_SETS = {
     "entropy": ("life_exponent", "log_rs_growth", "log_pulse_growth", "log_entropy_per_ah"),
+    # Ablation added after the first full run, in which the whole entropy set transferred badly across chemistries:
+    "life exponent only": ("life_exponent",),
     "severson": ("log_var_dq",),
     "train mean": (),
 }
@@ -293,7 +295,9 @@ def plot_prognostics(report: Mapping[str, Any], path: str) -> str:
     for rec in report.get("fleet", {}).get("records", []):
         cyc, soh, _ = _checks(rec)
         ax.plot(cyc, 100 * soh, color="C0" if rec["chemistry"] == "NMC" else "C3", lw=0.8, alpha=0.7)
-    ax.set(xlabel="cycle", ylabel="SOH [%]", title="simulated fleet (blue NMC, red LFP)")
+    fleet = report.get("fleet", {})
+    size = f"'{fleet['plan']['name']}': {fleet['n_nmc']} NMC + {fleet['n_lfp']} LFP cells" if fleet else "not run"
+    ax.set(xlabel="cycle", ylabel="SOH (1C capacity) [%]", title=f"simulated fleet {size} (blue NMC, red LFP)")
     _scatter(axes[0, 1], report.get("fleet", {}).get("predictions"), "life", 1.0)
     axes[0, 1].set(xlabel="cycle life to SOH 80 % (simulated)", ylabel="predicted (leave one cell out)",
                    title="fleet: cycle life")  # fmt: skip
