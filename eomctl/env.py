@@ -98,11 +98,15 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
     ## Reward
     ``- w_entropy * dSigma / entropy_scale - w_time * dt / dt_s - w_degradation * dLLI / lli_scale_pct
     - w_violation * (limits crossed) - w_deadline_miss * [deadline just passed] - w_late * (time past it) / dt_s
-    - w_failure * [solver failure] + w_completion * [target reached]``. Scales: ``dt_s`` itself (the time term is
-    ``w_time`` per full step); ``entropy_scale`` is the entropy of one step at full current (calibrated at build
-    unless given), so steps cost 0.01-1 in entropy; ``lli_scale_pct`` is 0.01 % for the LG M50 (a limited fast-charge
-    step loses 0.002-0.007 % of its lithium there, mostly to plating). dLLI is the net change, so partially reversible
-    plating that is stripped again earns back its cost. Each term is in ``info["reward_terms"]``.
+    - w_failure * [solver failure] + w_completion * [target reached] - w_incomplete * shortfall [time limit]``, where
+    ``shortfall = (target - SOC) / (target - SOC_0)`` is the part of the charge still undelivered when the time limit
+    truncates the episode (without it, a policy that charges too slowly to finish saves more entropy than the
+    completion bonus is worth, and wins by failing the task: measured with PPO on FastCharge).
+    Scales: ``dt_s`` itself (the time term is ``w_time`` per full step); ``entropy_scale`` is the entropy of one
+    step at full current (calibrated at build unless given), so steps cost 0.01-1 in entropy; ``lli_scale_pct`` is
+    0.01 % for the LG M50 (a limited fast-charge step loses 0.002-0.007 % of its lithium there, mostly to plating).
+    dLLI is the net change, so partially reversible plating that is stripped again earns back its cost. Each term is
+    in ``info["reward_terms"]``.
 
     ## Starting State
     A relaxed cell at a uniform SOC and temperature. Initial SOC, ambient temperature (the cell starts at ambient),
@@ -275,6 +279,8 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
         }
         terminated = success or failed
         truncated = not terminated and after.time_s >= sc.time_limit_s - 1e-9
+        shortfall = (sc.target_soc - after.soc) / max(sc.target_soc - self._episode["soc_0"], 1e-9)
+        terms["incomplete"] = -w.incomplete * max(shortfall, 0.0) * truncated
         total = after.totals["entropy_j_per_k"]
         rate = d_entropy / duration_s if duration_s > 0 else 0.0
         self._episode["lambda_tilde"] = after.time_s * rate / total if total > 1e-12 else 0.0

@@ -58,6 +58,7 @@ class RewardWeights:
     degradation: float = 1.0
     violation: float = 1.0
     completion: float = 5.0
+    incomplete: float = 50.0
     deadline_miss: float = 5.0
     late: float = 1.0
     failure: float = 10.0

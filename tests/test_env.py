@@ -151,6 +151,11 @@ def test_time_limit_truncates(make_env: Callable[..., ChargingEnv]) -> None:
     trace = run(env, [-1.0] * 5, seed=0)  # resting never reaches the target
     assert len(trace) == 4
     assert [e[3] for e in trace[1:]] == [False, False, True] and not trace[-1][2]
+    # The undelivered part of the charge is penalised once, at truncation, in proportion to what is missing.
+    incomplete = [e[4]["reward_terms"]["incomplete"] for e in trace[1:]]
+    shortfall = (env.scenario.target_soc - trace[-1][4]["soc"]) / (env.scenario.target_soc - 0.75)
+    assert incomplete[:2] == [0.0, 0.0]
+    assert incomplete[-1] == pytest.approx(-env.scenario.reward.incomplete * shortfall) and shortfall > 0.9
 
 
 def test_deadline_miss_is_penalised_once_then_lateness(make_env: Callable[..., ChargingEnv]) -> None:
