@@ -78,8 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_pareto_parser(sub)
     add_reproduce_parser(sub)
 
-    from eomctl.lifetime import add_lifetime_parser, add_plot_lifetime_parser
-    from eomctl.lifetime_compare import add_compare_life_parser
+    from eomctl.lifetime_cli import add_compare_life_parser, add_lifetime_parser, add_plot_lifetime_parser
 
     add_lifetime_parser(sub)
     add_compare_life_parser(sub)

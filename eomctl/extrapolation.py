@@ -2,17 +2,18 @@
 
 Aging is slow compared with a cycle, so the state at a fixed phase of the cycle (the end of the last rest) drifts
 slowly: the fast states (concentration profiles, temperature) return to nearly the same values every cycle, while the
-degradation states (SEI, plated and dead lithium, active-material fractions, and the particle lithium they consume)
-move a little. Every differential state is advanced by its per-cycle drift ``d = x_{k+1} - x_k`` over ``n`` skipped
-cycles (for fast states ``d`` is ~0, so they are left where they are; the particle lithium moves with the SEI, so
-lithium stays conserved).
+aging states (SEI, dead lithium, active-material fractions, and the particle lithium they consume) move a little.
+Every differential state is advanced by its per-cycle drift ``d = x_{k+1} - x_k`` over ``n`` skipped cycles (the
+particle lithium moves with the SEI, so lithium stays conserved), except the reversibly plated lithium, which is held
+(:data:`HELD_STATE_NAMES`).
 
 The step is error-controlled: one jump of ``n`` cycles with the drift at its start is compared with two half jumps,
-the second using the drift of a cycle simulated at the midpoint (step doubling). The error, measured on the degradation
-states (identified by name from the model's state slices) relative to their size, and on the fast states relative to
-theirs (they must hardly move), must be below ``fast_rtol``; the Richardson combination of the two is kept and ``n``
-adapts by ``sqrt(tol / err)`` (explicit Euler in the cycle number: local error ~ n^2). Rows of cycles simulated from
-an extrapolated state are marked ``extrapolated``.
+the second using the drift of a cycle simulated at the midpoint (step doubling). The difference in the aging states,
+per variable relative to its own size (:func:`jump_error`), and in the loss of lithium inventory must be below
+``fast_rtol``, and the landing must be physical; the Richardson combination of the two is kept and ``n`` adapts by
+``0.9 sqrt(tol / err)`` within [0.5, 4] (explicit Euler in the cycle number: local error ~ n^2). A jump never crosses
+an RPT, and the cycle after a landing is always simulated, so the fast states relax back onto the cycle before the
+next drift is taken or an RPT runs. Rows of cycles simulated from an extrapolated state are marked ``extrapolated``.
 """
 
 from __future__ import annotations
@@ -26,26 +27,62 @@ if TYPE_CHECKING:
     from eomctl.lifetime import LifetimeRun
     from eomctl.simulator import CellSimulator, SimState
 
-# State variables whose values carry the aging (PyBaMM names; matched as substrings).
-SLOW_STATE_NAMES = ("SEI", "plating", "dead lithium", "active material")
+# Reversibly plated lithium is stripped again within each cycle (what plating costs for good becomes dead lithium,
+# which is extrapolated): its end-of-cycle value jitters from cycle to cycle and does not accumulate, so it is held at
+# its last simulated value and left out of the error.
+HELD_STATE_NAMES = ("lithium plating concentration",)
+AGING_STATE_NAMES = ("SEI", "dead lithium", "active material")  # PyBaMM state names, matched as substrings
+LLI_FLOOR_PCT = 0.1  # smallest loss of lithium inventory its error is measured against [%]
+ERROR_FLOOR = 1e-3  # smallest size a state variable is measured against (states are scaled to O(0.01-10))
 MIN_JUMP = 4  # smallest jump [cycles]: below it simulating is as cheap as the error estimate
+MAX_GROWTH = 4.0  # largest growth of the jump after an accepted one (the error ~ n^2 predicts x4 when err < tol/16)
 
 
-def state_masks(sim: CellSimulator) -> tuple[np.ndarray, np.ndarray]:
-    """Masks of the degradation states (:data:`SLOW_STATE_NAMES`) and of the fast states in the state vector.
+def error_groups(sim: CellSimulator) -> dict[str, np.ndarray]:
+    """Indices in the state vector of the aging variables (:data:`AGING_STATE_NAMES`), whose error is controlled.
 
-    Charge counters ("Discharge capacity [A.h]", "Throughput capacity [A.h]") are neither: they are extrapolated like
-    everything else but take no part in the error estimate (their value says nothing about the cell).
+    The other states (particle and electrolyte concentrations, temperature) are extrapolated too, since the particle
+    lithium carries the lithium the side reactions consumed, but their own error is left to the cycle simulated after
+    every landing: their end-of-cycle values are pinned by the cycle (the discharge ends at the cut-off voltage, the
+    rests relax), so a landing that misplaces them relaxes back within one cycle. What they cannot recover, the
+    lithium inventory, enters the error as the loss of lithium inventory (:func:`extrapolate`).
     """
-    slow = np.zeros(sim.n_x, dtype=bool)
-    other = np.zeros(sim.n_x, dtype=bool)
-    for variable_name, index in sim.differential_state_indices().items():
-        name = variable_name.lower()
-        if any(k.lower() in name for k in SLOW_STATE_NAMES):
-            slow[index] = True
-        if any(k.lower() in name for k in SLOW_STATE_NAMES) or "[a.h]" in name:
-            other[index] = True
-    return slow, ~other
+    return {
+        name: np.atleast_1d(index)
+        for name, index in sim.differential_state_indices().items()
+        if any(k.lower() in name.lower() for k in AGING_STATE_NAMES) and not _held(name)
+    }
+
+
+def held_mask(sim: CellSimulator) -> np.ndarray:
+    """Mask of the states held at their last simulated value (:data:`HELD_STATE_NAMES`)."""
+    mask = np.zeros(sim.n_x, dtype=bool)
+    for name, index in sim.differential_state_indices().items():
+        if _held(name):
+            mask[index] = True
+    return mask
+
+
+def _held(name: str) -> bool:
+    return any(k in name.lower() for k in HELD_STATE_NAMES)
+
+
+def jump_error(full: np.ndarray, two: np.ndarray, x1: np.ndarray, groups: dict[str, np.ndarray]) -> tuple[float, str]:
+    """The largest difference between one jump and two half jumps, per variable relative to its own size.
+
+    Each variable is measured against its largest magnitude (at the start or the landing, at least
+    :data:`ERROR_FLOOR`), as an ODE solver weighs each component: the end-of-cycle concentration of an almost empty
+    negative electrode is small, and a drift that is small against the positive electrode's can still empty it. The
+    floor keeps near-zero states that only jitter (the reversible plated lithium at the end of a cycle) from forcing
+    tiny jumps. Returns the error and the variable it came from.
+    """
+    worst, worst_name = 0.0, ""
+    for name, index in groups.items():
+        size = max(float(np.max(np.abs(two[index]))), float(np.max(np.abs(x1[index]))), ERROR_FLOOR)
+        err = float(np.max(np.abs(full[index] - two[index]))) / size
+        if err > worst:
+            worst, worst_name = err, name
+    return worst, worst_name
 
 
 def state_with(sim: CellSimulator, base: SimState, x: np.ndarray, d_time_s: float, d_totals: np.ndarray) -> SimState:
@@ -64,75 +101,101 @@ def state_with(sim: CellSimulator, base: SimState, x: np.ndarray, d_time_s: floa
     return SimState(base.time_s + d_time_s, x_dm, base.z, base.inputs, base.totals + d_totals, outputs)
 
 
-def relative_error(a: np.ndarray, b: np.ndarray, scale: np.ndarray) -> float:
-    """``max |a - b| / max |scale|`` (0 for empty vectors or a zero scale)."""
-    size = float(np.max(np.abs(scale))) if scale.size else 0.0
-    return float(np.max(np.abs(a - b)) / size) if size > 0 else 0.0
+def _lli_pct(sim: CellSimulator, x: np.ndarray, base: SimState) -> float:
+    """Loss of lithium inventory [%] of the differential states ``x`` (algebraic states and inputs from ``base``)."""
+    return state_with(sim, base, x, 0.0, np.zeros_like(base.totals)).outputs["lli_pct"]
+
+
+def physical(outputs: dict[str, float]) -> bool:
+    """Whether every particle-surface stoichiometry lies in [0, 1] (an extrapolated state can leave that range)."""
+    return all(0.0 <= outputs[k] <= 1.0 for k in ("x_surf_min", "x_surf_max", "y_surf_min", "y_surf_max"))
 
 
 def jump_room(run: LifetimeRun) -> int:
-    """The most cycles a jump from here may cover: up to the next RPT (or the cycle cap); 0 when an RPT is due now.
-
-    A jump lands on a cycle-end state, which is where an RPT starts, so the RPT follows the landing directly.
-    """
+    """The most cycles a jump from here may cover: up to the cycle before the next RPT (or the cycle cap); 0 when an
+    RPT is due now. The cycle before an RPT is simulated, so that the RPT starts from a relaxed cycle-end state (an
+    RPT's C/3 voltage hold from a freshly extrapolated state can fail)."""
     cfg = run.config
     periodic = cfg.rpt and cfg.rpt_every > 0
     if periodic and run.cycle % cfg.rpt_every == 0:
         return 0
     next_rpt = (run.cycle // cfg.rpt_every + 1) * cfg.rpt_every if periodic else cfg.max_cycles
-    return min(next_rpt, cfg.max_cycles) - run.cycle
+    return min(next_rpt, cfg.max_cycles) - run.cycle - 1
 
 
-def extrapolate(run: LifetimeRun, before: SimState) -> dict[str, float] | None:
+def extrapolate(run: LifetimeRun, before: SimState) -> list[dict[str, float]]:
     """After a simulated cycle (``before`` = the state at its start), jump over skipped cycles if the error allows.
 
-    Moves ``run`` (state, cycle counter, jump length, trace) and returns the row of the midpoint cycle simulated for
-    the error estimate, or None if no jump was made.
+    Moves ``run`` (state, cycle counter, jump length, trace) and returns the rows of the cycles it simulated for an
+    accepted jump (the midpoint cycle of the error estimate and the cycle after the landing), or [] if no jump was made.
+    """
+    cfg, sim = run.config, run.sim
+    if len(run.rows) < 2 or run.rows[-2]["rpt"] or run.rows[-1]["extrapolated"]:
+        return []  # the drift must span a regular cycle that began where a simulated regular cycle ended
+    now = sim.state
+    drift = np.array(now.x).ravel() - np.array(before.x).ravel()
+    drift[run.held] = 0.0
+    n = min(run.jump, jump_room(run), cfg.fast_max_jump)
+    while n >= MIN_JUMP:
+        err, rows = _try_jump(run, now, before, drift, n)
+        if err <= cfg.fast_rtol:
+            factor = MAX_GROWTH if err == 0 else min(MAX_GROWTH, max(0.5, 0.9 * math.sqrt(cfg.fast_rtol / err)))
+            run.jump = max(MIN_JUMP, int(n * factor))
+            return rows
+        sim.restore(now)
+        run.cycle, run.after_jump = int(run.rows[-1]["cycle"]), False
+        # Shrink as the error predicts (error ~ n^2), at least by half.
+        shrink = 0.9 * math.sqrt(cfg.fast_rtol / err) if math.isfinite(err) else 0.5
+        n = min(n // 2, int(n * shrink))
+        run.jump = max(MIN_JUMP, n)
+    return []
+
+
+def _try_jump(
+    run: LifetimeRun, now: SimState, before: SimState, drift: np.ndarray, n: int
+) -> tuple[float, list[dict[str, float]]]:
+    """One jump of ``n`` cycles from ``now``: its error estimate and, if accepted, the rows it simulated.
+
+    Simulates the midpoint cycle (for the step-doubling estimate), lands on the Richardson combination and simulates
+    the cycle after the landing (the fast states relax back onto the cycle; a landing the solver cannot integrate from
+    is rejected). Leaves ``run`` at the end of that cycle; the caller restores ``now`` on a rejection.
     """
     from eomctl.cycling import CyclingError
 
-    cfg, sim = run.config, run.sim
-    if len(run.rows) < 2 or run.rows[-2]["rpt"]:
-        return None  # the drift must span a regular cycle that began where a regular cycle ended (not an RPT)
-    now = sim.state
-    x0, x1 = np.array(before.x).ravel(), np.array(now.x).ravel()
-    drift, d_time, d_totals = x1 - x0, now.time_s - before.time_s, now.totals - before.totals
-    n = min(run.jump, jump_room(run), cfg.fast_max_jump)
-    cycle0 = run.cycle
-    while n >= MIN_JUMP:
-        half = n // 2
-        full = x1 + n * drift
-        sim.restore(state_with(sim, now, x1 + half * drift, half * d_time, half * d_totals))
-        mid_start = sim.state
-        run.after_jump, run.cycle = True, cycle0 + half
-        try:
-            row = run.run_cycle()  # the midpoint cycle, simulated from an extrapolated state
-        except CyclingError:  # the half jump left the model's valid range: a rejected step
-            run.cycles_simulated += 1
-            err = math.inf
-        else:
-            mid_end = sim.state
-            mid_x = np.array(mid_end.x).ravel()
-            rest_n = n - half - 1
-            two = mid_x + rest_n * (mid_x - np.array(mid_start.x).ravel())
-            # Relative to the size of the degradation states (per element, the near-zero end-of-cycle plating
-            # concentration would dominate with pure jitter); for the fast states relative to their overall size
-            # (they must hardly move: this catches a drift that is not aging).
-            err_slow = relative_error(full[run.slow], two[run.slow], two[run.slow])
-            err_fast = relative_error(full[run.fast], two[run.fast], x1[run.fast])
-            run.trace.append((cycle0, n, err_slow, err_fast))
-            err = max(err_slow, err_fast)
-        if err <= cfg.fast_rtol:
-            # Richardson: the one-jump and two-half-jump errors are ~n^2/2 and ~n^2/4 times the drift's rate of
-            # change, so 2 x_two - x_full cancels the leading term (second order in n); err stays the estimate.
-            mid_totals = mid_end.totals - mid_start.totals
-            sim.restore(state_with(sim, mid_end, 2.0 * two - full, rest_n * d_time, rest_n * mid_totals))
-            run.cycle, run.after_jump = cycle0 + n, True
-            factor = 2.0 if err == 0 else min(2.0, max(0.5, 0.9 * math.sqrt(cfg.fast_rtol / err)))
-            run.jump = max(MIN_JUMP, int(n * factor))
-            return row
-        sim.restore(now)
-        run.cycle, run.after_jump = cycle0, False
-        n = half
-        run.jump = max(MIN_JUMP, half)
-    return None
+    cfg, sim, cycle0 = run.config, run.sim, run.cycle
+    x1, half, rest_n = np.array(now.x).ravel(), n // 2, n - n // 2 - 1
+    d_time, d_totals = now.time_s - before.time_s, now.totals - before.totals
+    sim.restore(state_with(sim, now, x1 + half * drift, half * d_time, half * d_totals))
+    mid_start = sim.state
+    run.after_jump, run.cycle = True, cycle0 + half
+    try:
+        mid_row = run.run_cycle()  # the midpoint cycle, simulated from an extrapolated state
+    except CyclingError:  # the half jump left the model's valid range: a rejected step
+        run.trace.append((cycle0, n, math.inf, "solver"))
+        return math.inf, []
+    mid_end = sim.state
+    mid_x = np.array(mid_end.x).ravel()
+    mid_drift = mid_x - np.array(mid_start.x).ravel()
+    mid_drift[run.held] = 0.0
+    full, two = x1 + n * drift, mid_x + rest_n * mid_drift
+    err, worst = jump_error(full, two, x1, run.error_groups)
+    lli_full, lli_two = (_lli_pct(sim, x, mid_end) for x in (full, two))
+    err_lli = abs(lli_full - lli_two) / max(abs(lli_two), LLI_FLOOR_PCT)
+    err, worst = (err_lli, "lli_pct") if err_lli > err else (err, worst)
+    # Richardson: the one-jump and two-half-jump errors are ~n^2/2 and ~n^2/4 times the drift's rate of change, so
+    # 2 x_two - x_full cancels the leading term (second order in n); err stays the estimate.
+    mid_totals = mid_end.totals - mid_start.totals
+    landing = state_with(sim, mid_end, 2.0 * two - full, rest_n * d_time, rest_n * mid_totals)
+    if not physical(landing.outputs):
+        err, worst = math.inf, "unphysical landing"
+    run.trace.append((cycle0, n, err, worst))
+    if err > cfg.fast_rtol:
+        return err, []
+    sim.restore(landing)
+    run.cycle, run.after_jump = cycle0 + n, True
+    try:
+        after_row = run.run_cycle()
+    except CyclingError:
+        run.trace.append((cycle0, n, math.inf, "solver after landing"))
+        return math.inf, []
+    return err, [mid_row, after_row]

@@ -8,7 +8,7 @@ reference performance test (C/3 capacity, 10 s pulse resistance at 50 % SOC) mea
 
 Fast mode (``fast=True``): adaptive inter-cycle extrapolation after Sulzer et al. (J. Electrochem. Soc. 168 (2021)
 120531), in :mod:`eomctl.extrapolation`. Comparisons at matched charge time and sweeps over policies x cells x
-temperatures are in :mod:`eomctl.lifetime_compare`.
+temperatures are in :mod:`eomctl.lifetime_compare`, the command line in :mod:`eomctl.lifetime_cli`.
 
 Checkpoints (``checkpoint=path``) are atomic JSON files of the simulator state (CasADi ``DM`` vectors stored as lists;
 JSON floats round-trip exactly), the loop state and the rows so far; ``resume=True`` continues from one and gives the
@@ -17,7 +17,6 @@ same rows as an uninterrupted run.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import itertools
 import json
@@ -191,7 +190,7 @@ class LifetimeRun:
         self, config: LifetimeConfig, policy: Policy | None = None, simulator: CellSimulator | None = None
     ) -> None:
         from eomctl.cycling import PolicyAdapter, bind_policy, parse_discharge
-        from eomctl.extrapolation import state_masks
+        from eomctl.extrapolation import error_groups, held_mask
         from eomctl.protocols import parse_policy
         from eomctl.scenarios import KELVIN_OFFSET, load_scenario
 
@@ -205,10 +204,11 @@ class LifetimeRun:
         self.target_soc = config.target_soc if config.target_soc is not None else self.scenario.target_soc
         self.ambient_k = config.ambient_c + KELVIN_OFFSET
         self.sim.reset(soc=0.0, ambient_k=self.ambient_k)  # an empty, relaxed fresh cell
-        self.slow, self.fast = state_masks(self.sim)
+        self.error_groups = error_groups(self.sim)  # state variables weighed by the extrapolation's error
+        self.held = held_mask(self.sim)  # states the extrapolation holds
         self.cycle, self.jump, self.after_jump, self.cycles_simulated = 0, 4, False, 0
         self.rows: list[dict[str, float]] = []
-        self.trace: list[tuple[int, int, float, float]] = []  # extrapolation attempts: cycle, n, errors
+        self.trace: list[tuple[int, int, float, str]] = []  # extrapolation attempts: cycle, n, error, worst state
         self.reference_capacity_ah: float | None = None
         self.soh = 1.0
 
@@ -268,7 +268,7 @@ class LifetimeRun:
         }
 
     # ------------------------------------------------------------------ extrapolation
-    def extrapolate(self, before: SimState) -> dict[str, float] | None:
+    def extrapolate(self, before: SimState) -> list[dict[str, float]]:
         """Jump over skipped cycles after a simulated one (:func:`eomctl.extrapolation.extrapolate`)."""
         from eomctl.extrapolation import extrapolate
 
@@ -381,9 +381,8 @@ def run_lifetime(
         before = run.sim.state
         add(run.run_cycle())
         if config.fast:
-            mid = run.extrapolate(before)
-            if mid is not None:
-                add(mid)
+            for row in run.extrapolate(before):
+                add(row)
         if checkpoint is not None and run.cycle - last_saved >= checkpoint_every:
             save()
             last_saved = run.cycle
@@ -408,91 +407,3 @@ def _rpt_due(run: LifetimeRun) -> bool:
         return True
     periodic = cfg.rpt_every > 0 and run.cycle % cfg.rpt_every == 0
     return not run.rows[-1]["rpt"] and (periodic or run.cycle >= cfg.max_cycles)
-
-
-# ----------------------------------------------------------------------------------------------- command line
-def add_experiment_arguments(p: argparse.ArgumentParser) -> None:
-    """The options shared by ``eomctl lifetime`` and ``eomctl compare-life`` (read by :func:`config_from_args`)."""
-    p.add_argument("--cell", default="LGM50", help="catalogue name, PyBaMM parameter set or cell file")
-    p.add_argument("--scenario", default="FastCharge", help="scenario: observation set, dt, limits, target SOC")
-    p.add_argument("--model", default="SPMe", choices=["SPM", "SPMe", "DFN"])
-    p.add_argument("--ambient-c", type=float, default=25.0, help="ambient temperature [C]")
-    p.add_argument("--discharge", default="1C", help="discharge C-rate or drive cycle, e.g. 1C or US06:0.25C")
-    p.add_argument("--target-soc", type=float, default=None, help="charge to this SOC (default: the scenario's)")
-    p.add_argument("--rest-s", type=float, default=LifetimeConfig.rest_s, help="rest after charge and discharge [s]")
-    p.add_argument("--eol", type=float, default=0.8, help="end of life at this SOH")
-    p.add_argument("--max-cycles", type=int, default=3000)
-    p.add_argument("--rpt-every", type=int, default=50, help="cycles between reference performance tests")
-    p.add_argument("--fast", action="store_true", help="adaptive inter-cycle extrapolation (Sulzer et al. 2021)")
-    p.add_argument("--override", action="append", default=[], metavar="NAME=VALUE", help="cell parameter override")
-    p.add_argument("--no-compile", action="store_true", help="skip JIT compilation")
-
-
-def config_from_args(args: argparse.Namespace, policy: str) -> LifetimeConfig:
-    """The experiment that :func:`add_experiment_arguments`' options describe, charging under ``policy``."""
-    overrides = []
-    for item in args.override:
-        name, sep, value = item.rpartition("=")
-        if not sep:
-            raise ConfigError(f"--override must be NAME=VALUE; got '{item}'")
-        overrides.append((name.strip(), float(value)))
-    return LifetimeConfig(
-        policy=policy,
-        cell=args.cell,
-        scenario=args.scenario,
-        model=args.model,
-        ambient_c=args.ambient_c,
-        discharge=args.discharge,
-        target_soc=args.target_soc,
-        rest_s=args.rest_s,
-        eol_soh=args.eol,
-        max_cycles=args.max_cycles,
-        rpt_every=args.rpt_every,
-        fast=args.fast,
-        cell_overrides=tuple(overrides),
-        compile=False if args.no_compile else None,
-    )
-
-
-def add_lifetime_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``eomctl lifetime`` (heavy imports stay in :func:`run_lifetime_cli`)."""
-    p = subparsers.add_parser("lifetime", help="cycle a cell to end of life under a charging policy")
-    p.add_argument("--policy", default=LifetimeConfig.policy, help="policy spec (e.g. cccv:rate=2C) or model .zip")
-    add_experiment_arguments(p)
-    p.add_argument("--checkpoint", default=None, help="JSON checkpoint file (resume with --resume)")
-    p.add_argument("--resume", action="store_true")
-    p.add_argument("--out", default="life.csv", help="CSV file to write")
-    p.set_defaults(func=run_lifetime_cli)
-    return p
-
-
-def run_lifetime_cli(args: argparse.Namespace) -> int:
-    """Handler of ``eomctl lifetime``."""
-    config = config_from_args(args, args.policy)
-    result = run_lifetime(config, checkpoint=args.checkpoint, resume=args.resume)
-    result.write_csv(args.out)
-    rpts = [r for r in result.rows if r["rpt"]]
-    eol = f"EOL at cycle {result.eol_cycle:.0f}" if result.eol_cycle else f"no EOL by cycle {config.max_cycles}"
-    soh = f"final SOH {rpts[-1]['soh']:.4f}, " if rpts else ""
-    print(
-        f"{len(result.rows)} rows -> {args.out}: {eol}; {soh}"
-        f"{result.cycles_simulated} cycles simulated in {result.wall_s:.0f} s"
-    )
-    return 0
-
-
-def add_plot_lifetime_parser(plot_subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``eomctl plot lifetime a.csv b.csv -o lifetime.png`` under the ``plot`` command's sub-parsers."""
-    p = plot_subparsers.add_parser("lifetime", help="SOH, resistance and entropy per cycle of lifetime CSVs")
-    p.add_argument("csv", nargs="+", help="CSV files written by eomctl lifetime")
-    p.add_argument("-o", "--out", default="lifetime.png", help="image file to write")
-    p.add_argument("--eol", type=float, default=0.8, help="SOH marked as end of life")
-
-    def handler(args: argparse.Namespace) -> int:
-        from eomctl.plots import plot_lifetime
-
-        print(plot_lifetime(args.csv, args.out, eol_soh=args.eol))
-        return 0
-
-    p.set_defaults(func=handler)
-    return p
