@@ -270,7 +270,11 @@ def table_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def evaluate_run(run_dir: str | Path, episodes: int = 3, seed: int = FINAL_EVAL_SEED) -> dict[str, Any] | None:
-    """Compare a run's final policy with CC-CV on held-out seeds; write ``evaluation.{json,csv,png}`` and print it.
+    """Compare a run's policy with CC-CV on held-out seeds; write ``evaluation.{json,csv,png}`` and print it.
+
+    The policy is the run's best model by periodic (deterministic) evaluation, ``best_model.zip``, when there is one,
+    as in rl-baselines3-zoo; else the final model. PPO's final deterministic policy can differ sharply from the
+    stochastic one it was trained as (measured on FastCharge: the final mean policy charged too slowly to finish).
 
     Uses :func:`eomctl.evaluation.compare` (matched-time CC-CV and CC-CV at 0.5/1/2C). The EEZ columns say whether
     each row is within the Entropy Efficiency Zone of this table plus the sweep stored for the env (see
@@ -287,7 +291,9 @@ def evaluate_run(run_dir: str | Path, episodes: int = 3, seed: int = FINAL_EVAL_
 
     run_dir = Path(run_dir)
     config = read_config(run_dir)
-    policy = load_agent(run_dir)
+    best = (run_dir / "best_model.zip").is_file()
+    policy = load_agent(run_dir, best=best)
+    print(f"final evaluation of {'best_model.zip (best periodic evaluation)' if best else 'model.zip'}")
     env = make_env(config.env_id, env_overrides(config, compile_=False))  # a one-off build: not worth JIT
     try:
         if not env.unwrapped.scenario.randomised and episodes > 1:

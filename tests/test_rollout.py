@@ -110,6 +110,8 @@ def test_final_evaluation_writes_table_and_plot(run_dir: Path) -> None:
     assert labels[:2] == ["policy", "cccv_matched_time"] and {"cccv_0.5C", "cccv_1C", "cccv_2C"} <= set(labels)
     assert header(run_dir / "evaluation.csv")[:3] == ["label", "policy", "charge_time_s"]
     assert (run_dir / "evaluation.png").stat().st_size > 0
+    # The best model by periodic evaluation is the one evaluated (the tiny run evaluates every 32 steps).
+    assert (run_dir / "best_model.zip").is_file() and record["policy"].endswith("best_model.zip")
 
 
 def test_final_evaluation_degrades_without_the_evaluation_module(
