@@ -7,9 +7,10 @@ step to 4.2 V, its CV phase adaptive voltage-hold intervals, :func:`eomctl.cycli
 ``pybamm.Simulation(experiment=...)``. Reports the discharge capacity of cycle N and the LLI after N cycles, their
 relative differences, and cycles per second of both (model build excluded for both).
 
-Part 2 (``--eol``): an accelerated-aging run to 80 % SOH (SEI solvent diffusivity x 2000, so that end of life comes
-within a few hundred cycles), cycle by cycle and with ``fast=True`` on one simulator: EOL cycle, cycles simulated and
-cycling wall time (build excluded) of both, and their ratio. Progress goes to stderr.
+Part 2 (``--eol``): an accelerated-aging run to 80 % SOH (SEI solvent diffusivity x 2000 by default, so that end of
+life comes within a few hundred cycles; ``--eol-acceleration 500`` for a longer life), cycle by cycle and with
+``fast=True`` on one simulator: EOL cycle, cycles simulated and cycling wall time (build excluded) of both, and their
+ratio. Progress goes to stderr.
 
 Usage: ``python benchmarks/bench_lifetime.py --cycles 20`` / ``python benchmarks/bench_lifetime.py --eol``.
 """

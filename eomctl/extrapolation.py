@@ -71,10 +71,10 @@ def jump_error(full: np.ndarray, two: np.ndarray, x1: np.ndarray, groups: dict[s
     """The largest difference between one jump and two half jumps, per variable relative to its own size.
 
     Each variable is measured against its largest magnitude (at the start or the landing, at least
-    :data:`ERROR_FLOOR`), as an ODE solver weighs each component: the end-of-cycle concentration of an almost empty
-    negative electrode is small, and a drift that is small against the positive electrode's can still empty it. The
-    floor keeps near-zero states that only jitter (the reversible plated lithium at the end of a cycle) from forcing
-    tiny jumps. Returns the error and the variable it came from.
+    :data:`ERROR_FLOOR`), as an ODE solver weighs each component: the scaled states differ by orders of magnitude
+    (LG M50 at 25 C: SEI concentration ~30, dead lithium ~1e-4), and one norm over all of them would see only the
+    largest. The floor keeps a near-zero state that only jitters from forcing tiny jumps. Returns the error and the
+    variable it came from.
     """
     worst, worst_name = 0.0, ""
     for name, index in groups.items():
