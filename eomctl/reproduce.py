@@ -8,6 +8,7 @@ the selected parts into ``<out>/<part name>/`` and then builds, **only from file
 |---|---|
 | ``manifest.json`` | every part's status (ok / skipped / error), wall time, budgets, files, fingerprint |
 | ``key_results.csv`` / ``.md`` | the research's claims next to what this project measured (``"not run"`` when absent) |
+| ``key_results_short.md`` | the same without the how/where columns: the table README shows |
 | ``performance.csv`` / ``.md`` | eomctl against PyBaMM, ms per step and ratios (from the ``performance`` part) |
 | ``report.html`` | a self-contained report: figures as data URIs, no network (:mod:`eomctl.report`) |
 
@@ -45,6 +46,7 @@ PART_RECORD = "part.json"
 KEY_NUMBERS_FILE = "key_numbers.json"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PERFORMANCE_PART, PERFORMANCE_TABLE = "performance", "performance"
+SHORT_KEY_COLUMNS = ("result", "chemistry", "research_claim", "measured")
 
 
 @dataclass(frozen=True)
@@ -333,6 +335,9 @@ def write_summaries(
         "value is read from the key_numbers.json of the part named.\n\n"
     )
     atomic_write_text(out / "key_results.md", origin + markdown_table(keys) + "\n")
+    # The same table without the how/where columns, as README shows it (a test checks README matches this file).
+    short = [{k: row[k] for k in SHORT_KEY_COLUMNS} for row in keys]
+    atomic_write_text(out / "key_results_short.md", origin + markdown_table(short) + "\n")
     perf, perf_note = performance_rows(out, records)
     if perf:
         write_csv(out / "performance.csv", {k: [row[k] for row in perf] for k in perf[0]})

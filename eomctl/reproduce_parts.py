@@ -41,7 +41,7 @@ from eomctl.reproduce import (
 )
 from eomctl.reproduce_analytics import BRIDGE_STATES, analytics_part, bridge_part
 from eomctl.reproduce_charging import POLICY_FILES, pareto_part, policy_part, protocols_part
-from eomctl.reproduce_life import prognostics_part
+from eomctl.reproduce_life import LIFE_POLICY, lifetime_part, prognostics_part
 
 
 # ------------------------------------------------------------------------------------------------ performance
@@ -255,11 +255,16 @@ register(
         inputs=tuple(POLICY_FILES.values()),
     )
 )
-for _name, _title, _what, _keys in (
-    ("lifetime", "Cycle life and lifetime extension", "lifetime curves and extension vs CC-CV (eomctl.lifetime)",
-     "lifetime_extension_pct_nmc, lifetime_extension_pct_lfp"),
-):  # fmt: skip
-    register(Part(_name, _title, _not_wired(_what, _keys), quick_budget="not wired", full_budget="not wired"))
+register(
+    Part(
+        "lifetime",
+        "Cycle life and lifetime extension against CC-CV at the same charge time",
+        lifetime_part,
+        quick_budget="PPO and matched CC-CV, SEI x2000, fast mode, RPT every 50 cycles, cap 400",
+        full_budget="PPO, matched CC-CV and CC-CV 1C, SEI x2000, fast mode, RPT every 25 cycles, cap 1000",
+        inputs=(LIFE_POLICY,),
+    )
+)
 register(
     Part(
         "analytics",
