@@ -272,7 +272,9 @@ def charge_cccv(
         if now.soc >= target_soc - SOC_TOL or duration_s <= 1e-6:
             break
         after = _checked(sim.step(current_a, duration_s, v_max_v=policy.vmax), "CC charge")
-        soc_per_ah = (after.soc - start.soc) / (after.totals["charge_in_ah"] - start.totals["charge_in_ah"])
+        charged_ah = after.totals["charge_in_ah"] - start.totals["charge_in_ah"]
+        if charged_ah > 0:  # a step that hit vmax at once (a cell starting at the cut-off) charges nothing
+            soc_per_ah = (after.soc - start.soc) / charged_ah
         if after.stop_reason == "v_max":
             reached_vmax = True
             break
