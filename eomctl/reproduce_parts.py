@@ -263,6 +263,7 @@ register(
         quick_budget="PPO and matched CC-CV, SEI x2000, fast mode, RPT every 50 cycles, cap 400",
         full_budget="PPO, matched CC-CV and CC-CV 1C, SEI x2000, fast mode, RPT every 25 cycles, cap 1000",
         inputs=(LIFE_POLICY,),
+        version="2",  # the key number says when the charge times could not be matched
     )
 )
 register(

@@ -14,6 +14,7 @@ from eomctl.errors import ConfigError
 from eomctl.report import STAMP_HEIGHT_PX
 from eomctl.reproduce import (
     REGISTRY,
+    REPO_ROOT,
     KeyNumber,
     Part,
     PartResult,
@@ -233,3 +234,11 @@ def test_registered_parts_run_in_a_process_pool(tmp_path: Path) -> None:
     assert [r["status"] for r in manifest["parts"].values()] == ["ok", "ok"]
     assert json.loads((tmp_path / "bridge" / "part.json").read_text())["status"] == "ok"
     assert (tmp_path / "bridge" / "bridge.png").is_file() and (tmp_path / "analytics" / "analytics.csv").is_file()
+
+
+def test_readme_shows_the_key_results_table_the_command_wrote() -> None:
+    """README's results table is a copy of results/key_results_short.md (regenerate both together)."""
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    written = (REPO_ROOT / "results" / "key_results_short.md").read_text(encoding="utf-8").strip()
+    start, end = readme.index("<!-- key-results -->"), readme.index("<!-- /key-results -->")
+    assert readme[start + len("<!-- key-results -->") : end].strip() == written
