@@ -17,7 +17,6 @@ Sign convention: eomctl's ``current_a`` is positive while charging; PyBaMM's "Cu
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -40,7 +39,7 @@ from eomctl.compiled_model import (
     compile_model,
 )
 from eomctl.errors import ConfigError
-from eomctl.rootfind import illinois
+from eomctl.rootfind import LimitMemory, bracketed_search, illinois, next_limit_memory, predicted_search
 
 if TYPE_CHECKING:
     from eomctl.cells import Cell
@@ -198,7 +197,7 @@ class CellSimulator:
         # (current [A], d violation / d current [V/A or K/A], change of current from the limited step before [A])
         # of the last limited step: the start of the next limit search (see _search_current). Cleared by
         # reset/restore so a result never depends on earlier history.
-        self._limit_memory: tuple[float, float, float] | None = None
+        self._limit_memory: LimitMemory | None = None
         self.config.validate()
         self.options = self._model_options()
         self.input_names: tuple[str, ...] = BASE_INPUTS + tuple(
@@ -591,80 +590,12 @@ class CellSimulator:
         memory = self._limit_memory
         found = None
         if memory is not None and 0.0 < memory[0] < current_max_a:
-            found = self._predicted_search(recorded, current_max_a, tol, *memory)
+            found = predicted_search(recorded, current_max_a, tol, *memory)
         if found is None:
-            found = self._bracketed_search(recorded, current_max_a, tol)
+            found = bracketed_search(recorded, current_max_a, tol)
         if found is not None and found[2] < current_max_a:
-            self._remember(found[2], trials)
+            self._limit_memory = next_limit_memory(found[2], trials, memory) or memory
         return found
-
-    @staticmethod
-    def _bracketed_search(at_current: Any, current_max_a: float, tol: float) -> Any:
-        """Full current if feasible, else regula falsi between 0 A and full current."""
-        f_hi, payload = at_current(current_max_a)
-        if f_hi <= 0 or current_max_a <= 0:
-            return payload
-        f_lo, low = at_current(0.0)
-        if low is None:
-            return None
-        if f_lo >= 0:  # even resting violates a limit (a hot cell): rest
-            return low
-        return illinois(at_current, 0.0, f_lo, current_max_a, f_hi, ftol=tol, feasible=True)[1]
-
-    @staticmethod
-    def _predicted_search(
-        at_current: Any, current_max_a: float, tol: float, last_a: float, slope: float, drift_a: float
-    ) -> Any:
-        """Secant steps from the remembered limited current; None when they do not settle (the caller brackets).
-
-        The first trial extrapolates the last change of the limited current (a taper falls smoothly); each further
-        trial is a secant step aimed at the middle of the accepted band (-tol, 0], with the slope updated from the
-        last two trials. After three steps without landing, a bracket found on the way goes to regula falsi.
-        """
-        target = -0.5 * tol
-        guess_a = min(max(last_a + drift_a, 0.0), current_max_a)
-        f_guess, payload = at_current(guess_a)
-        feasible: tuple[float, float] | None = None
-        infeasible: tuple[float, float] | None = None
-        for _ in range(4):
-            if payload is None:
-                return None
-            if -tol < f_guess <= 0 or (guess_a == current_max_a and f_guess <= 0):
-                return payload  # on the limit, or feasible at full current (not limited any more)
-            if f_guess > 0:
-                infeasible = (guess_a, f_guess)
-            else:
-                feasible = (guess_a, f_guess)
-            nxt = min(max(guess_a - (f_guess - target) / slope, 0.0), current_max_a)
-            f_next, next_payload = at_current(nxt)
-            if nxt != guess_a and (f_next - f_guess) / (nxt - guess_a) > 0:
-                slope = (f_next - f_guess) / (nxt - guess_a)
-            guess_a, f_guess, payload = nxt, f_next, next_payload
-        if payload is not None and -tol < f_guess <= 0:
-            return payload
-        if feasible is not None and infeasible is not None:
-            return illinois(at_current, *feasible, *infeasible, ftol=tol, feasible=True)[1]
-        return None
-
-    def _remember(self, current_a: float, trials: list[tuple[float, float]]) -> None:
-        """Keep a limited step's current, the violation's slope in current and the change from the last one."""
-        near = sorted(trials, key=lambda t: abs(t[0] - current_a))[:3]
-        slopes = [
-            (fb - fa) / (ib - ia) for (ia, fa), (ib, fb) in itertools.combinations(near, 2) if ib != ia and fb != fa
-        ]
-        positive = [d for d in slopes if d > 0]
-        previous = self._limit_memory
-        if positive:
-            slope = positive[0]
-        elif previous is not None:
-            slope = previous[1]
-        else:
-            return
-        # Extrapolate only small, smooth changes (a taper); a jump (new episode phase) restarts from no drift.
-        drift_a = current_a - previous[0] if previous is not None else 0.0
-        if abs(drift_a) > 0.1 * current_a:
-            drift_a = 0.0
-        self._limit_memory = (current_a, slope, drift_a)
 
     def hold_voltage(self, voltage_v: float, dt_s: float, current_max_a: float, cutoff_a: float = 0.0) -> StepResult:
         """One interval of constant-voltage charging.
