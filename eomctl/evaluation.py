@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -385,6 +386,26 @@ def optimal_bound_gap(env: gymnasium.Env[Any, Any], headline: dict[str, Any]) ->
     }
 
 
+TABLE_COLUMNS = ("label", "policy", "charge_time_s", "entropy_j_per_k", "lli_pct", "plating_ah", "success_rate")
+
+
+def table_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Policy, matched-time CC-CV and reference CC-CV rows, with the EEZ columns.
+
+    The front is that of these rows together with the sweep stored for the env (:func:`eomctl.pareto.stored_front`),
+    so ``in_eez`` says whether the policy is near-Pareto among the standard protocols and the optimal-control bound.
+    """
+    from eomctl.pareto import annotate_front, stored_front
+
+    rows = [{"label": "policy", **record["headline"]}, {"label": "cccv_matched_time", **record["matched_time_cccv"]}]
+    rows += [{"label": name, **pair} for name, pair in record["references"].items()]
+    rows = [{k: row.get(k) for k in TABLE_COLUMNS} for row in rows]
+    stored = stored_front(str(record.get("env_id", "")))
+    annotated = annotate_front([{**r, "reached_target": r["success_rate"]} for r in rows] + stored)
+    keys = ("on_front", "in_eez", "eez_distance")
+    return [{**r, **{k: a[k] for k in keys}} for r, a in zip(rows, annotated[: len(rows)], strict=True)]
+
+
 # ------------------------------------------------------------------------------------------------ command line
 def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``eomctl evaluate`` sub-command to an ``add_subparsers()`` object (handler: ``args.func``)."""
@@ -415,8 +436,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     built = _make_env(args.env, {"simulator": {"compile": False}} if args.no_compile else None)
     references = _references(built, args.episodes, args.seed)
-    from eomctl.rollout import table_rows
-
     records = [
         compare(spec, built, args.episodes, args.seed, references=references, bound=args.bound) for spec in args.policy
     ]

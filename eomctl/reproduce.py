@@ -49,6 +49,11 @@ PERFORMANCE_PART, PERFORMANCE_TABLE = "performance", "performance"
 SHORT_KEY_COLUMNS = ("result", "chemistry", "research_claim", "measured")
 
 
+def flat_text(text: str) -> str:
+    """One paragraph from an indented multi-line string (the parts keep their report text as module constants)."""
+    return " ".join(text.split())
+
+
 @dataclass(frozen=True)
 class KeyNumber:
     """One measured number: ``value`` in ``unit``; ``description`` says what and how (None: not measured, and why)."""

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from eomctl.reproduce import KeyNumber, PartResult
+from eomctl.reproduce import KeyNumber, PartResult, flat_text
 
 ANALYTICS_CELLS = ("LGM50", "A123-LFP")
 ANALYTICS_PROTOCOL = ("Charge at 1C until {v_max} V", "Hold at {v_max} V until C/20", "Rest for 1 hour")
@@ -25,11 +25,6 @@ ANALYTICS_TEXT = """
         check that the entropy accounting is complete.
 """
 BRIDGE_STATES = 32  # 80 s on 2 cores: cheap enough for the quick run too (6 states would say nothing)
-
-
-def _flat(text: str) -> str:
-    """One paragraph from an indented multi-line string."""
-    return " ".join(text.split())
 
 
 def _charge_record(cell_name: str, out_dir: Path) -> tuple[Path, dict[str, float]]:
@@ -79,7 +74,7 @@ def analytics_part(out_dir: Path, quick: bool) -> PartResult:
         numbers[f"balance_residual_pct_{chem}"] = KeyNumber(
             rows[-1]["balance_residual_pct"], "%", f"|E_in - DeltaG - int T dSigma| / E_in; {cell_name}, 1C CC-CV"
         )
-    paragraph = _flat(ANALYTICS_TEXT)
+    paragraph = flat_text(ANALYTICS_TEXT)
     return PartResult(paragraph, files, {"analytics": rows}, numbers)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from eomctl.reproduce import KeyNumber, PartResult
+from eomctl.reproduce import KeyNumber, PartResult, flat_text
 
 FLEET_SPLITS = {"leave-one-cell-out": "fleet", "train NMC, test LFP": "nmc_to_lfp", "train LFP, test NMC": "lfp_to_nmc"}
 FEATURE_SETS = {"entropy": "entropy", "severson": "severson", "life exponent only": "life_exponent"}
@@ -28,10 +28,6 @@ PROGNOSTICS_TEXT = """
     10 s HPPC pulse resistance of the ORNL 2013 Nissan Leaf cell (celljar 0.2.1) at 10/25/40 C, extracted with the
     same function as on simulations (eomctl.hppc), is in the second table.
 """
-
-
-def _flat(text: str) -> str:
-    return " ".join(text.split())
 
 
 def _ensure_data() -> None:
@@ -104,7 +100,7 @@ def prognostics_part(out_dir: Path, quick: bool) -> PartResult:
         for d, curve in by_direction.items()
         for s, r in zip(curve["soc"], curve["resistance_mohm"], strict=True)
     ]
-    paragraph = _flat(PROGNOSTICS_TEXT)
+    paragraph = flat_text(PROGNOSTICS_TEXT)
     if quick:
         paragraph += " Quick run: 6 simulated cells, too few for the fleet scores to mean anything; only the real-data "
         paragraph += "scores are informative."
@@ -183,4 +179,4 @@ def lifetime_part(out_dir: Path, quick: bool) -> PartResult:
         "lifetime_extension_pct_nmc": KeyNumber(extension, "%", how),
         "lifetime_extension_pct_lfp": KeyNumber(None, "%", "no trained LFP policy ships"),
     }
-    return PartResult(_flat(LIFETIME_TEXT), [*files, figure], {"lifetime": table}, numbers)
+    return PartResult(flat_text(LIFETIME_TEXT), [*files, figure], {"lifetime": table}, numbers)

@@ -249,26 +249,6 @@ def plot_traces(traces: Mapping[str, Sequence[Mapping[str, Any]]], path: str | P
 
 
 # ------------------------------------------------------------------------------------------- end-of-training report
-TABLE_COLUMNS = ("label", "policy", "charge_time_s", "entropy_j_per_k", "lli_pct", "plating_ah", "success_rate")
-
-
-def table_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Policy, matched-time CC-CV and reference CC-CV rows, with the EEZ columns.
-
-    The front is that of these rows together with the sweep stored for the env (:func:`eomctl.pareto.stored_front`),
-    so ``in_eez`` says whether the policy is near-Pareto among the standard protocols and the optimal-control bound.
-    """
-    from eomctl.pareto import annotate_front, stored_front
-
-    rows = [{"label": "policy", **record["headline"]}, {"label": "cccv_matched_time", **record["matched_time_cccv"]}]
-    rows += [{"label": name, **pair} for name, pair in record["references"].items()]
-    rows = [{k: row.get(k) for k in TABLE_COLUMNS} for row in rows]
-    stored = stored_front(str(record.get("env_id", "")))
-    annotated = annotate_front([{**r, "reached_target": r["success_rate"]} for r in rows] + stored)
-    keys = ("on_front", "in_eez", "eez_distance")
-    return [{**r, **{k: a[k] for k in keys}} for r, a in zip(rows, annotated[: len(rows)], strict=True)]
-
-
 def evaluate_run(run_dir: str | Path, episodes: int = 3, seed: int = FINAL_EVAL_SEED) -> dict[str, Any] | None:
     """Compare a run's policy with CC-CV on held-out seeds; write ``evaluation.{json,csv,png}`` and print it.
 
@@ -278,11 +258,11 @@ def evaluate_run(run_dir: str | Path, episodes: int = 3, seed: int = FINAL_EVAL_
 
     Uses :func:`eomctl.evaluation.compare` (matched-time CC-CV and CC-CV at 0.5/1/2C). The EEZ columns say whether
     each row is within the Entropy Efficiency Zone of this table plus the sweep stored for the env (see
-    :func:`table_rows`).
+    :func:`eomctl.evaluation.table_rows`).
     Returns None, with a message, when :mod:`eomctl.evaluation` is not available.
     """
     try:
-        from eomctl.evaluation import compare, format_table
+        from eomctl.evaluation import compare, format_table, table_rows
     except ImportError as exc:
         print(f"final evaluation skipped: eomctl.evaluation is not available ({exc})")
         return None
