@@ -25,6 +25,13 @@ def add_experiment_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-cycles", type=int, default=3000)
     p.add_argument("--rpt-every", type=int, default=50, help="cycles between reference performance tests")
     p.add_argument("--fast", action="store_true", help="adaptive inter-cycle extrapolation (Sulzer et al. 2021)")
+    p.add_argument(
+        "--aging-acceleration",
+        type=float,
+        default=1.0,
+        metavar="FACTOR",
+        help="multiply every degradation rate constant (SEI, plating, dead lithium, LAM) by FACTOR",
+    )
     p.add_argument("--override", action="append", default=[], metavar="NAME=VALUE", help="cell parameter override")
     p.add_argument("--no-compile", action="store_true", help="skip JIT compilation")
 
@@ -51,6 +58,7 @@ def config_from_args(args: argparse.Namespace, policy: str) -> LifetimeConfig:
         rpt_every=args.rpt_every,
         fast=args.fast,
         cell_overrides=tuple(overrides),
+        aging_acceleration=args.aging_acceleration,
         compile=False if args.no_compile else None,
     )
 

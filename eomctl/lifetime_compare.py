@@ -128,13 +128,18 @@ def first_charge_time(result: LifetimeResult) -> float:
 
 
 def summary(result: LifetimeResult) -> dict[str, Any]:
-    """Spec, first charge time [s], EOL cycle, final SOH, cycles, cycles simulated and wall time [s] of a run."""
+    """Spec, first and last charge time [s], EOL cycle, final SOH, final plating and LLI, cycles, cycles simulated
+    and wall time [s] of a run."""
     rpts = [r for r in result.rows if r["rpt"]]
+    charges = [r for r in result.rows if not r["rpt"] and math.isfinite(r["charge_time_s"])]
     return {
         "spec": result.config.policy,
         "charge_time_s": first_charge_time(result),
+        "last_charge_time_s": charges[-1]["charge_time_s"] if charges else None,
         "eol_cycle": result.eol_cycle,
         "final_soh": rpts[-1]["soh"] if rpts else None,
+        "plating_ah": result.rows[-1]["plating_ah"],
+        "lli_pct": result.rows[-1]["lli_pct"],
         "cycles": int(result.rows[-1]["cycle"]),
         "cycles_simulated": result.cycles_simulated,
         "wall_s": result.wall_s,
