@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 import numpy as np
 import pybamm
 
 from eomctl.cells import load_cell
 from eomctl.experiment import run_protocol
-from eomctl.simulator import MODEL_CLASSES, CellSimulator, SimulatorConfig
+from eomctl.simulator import MODEL_CLASSES, CellSimulator, ModelName, SimulatorConfig
 
 STEPS = ["Charge at 1C until 4.2 V", "Hold at 4.2 V until C/20", "Rest for 3 hours"]
 
@@ -34,24 +35,16 @@ def pybamm_solution(sim: CellSimulator, dt_s: float, rtol: float | None) -> pyba
     return simulation.solve(initial_soc=0.1)
 
 
-def main() -> None:
-    """Run both solvers and print the comparison."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cell", default="Chen2020")
-    parser.add_argument("--model", default="SPMe", choices=sorted(MODEL_CLASSES))
-    parser.add_argument("--dt", type=float, default=10.0, help="output and CV control interval [s]")
-    args = parser.parse_args()
-
-    sim = CellSimulator(load_cell(args.cell), SimulatorConfig(model=args.model, thermal="lumped", compile=False))
+def compare(cell: str = "Chen2020", model: ModelName = "SPMe", dt_s: float = 10.0) -> list[dict[str, Any]]:
+    """One row per PyBaMM reference tolerance: voltage RMSE, largest |dT|, Sigma and Q_irr agreement."""
+    sim = CellSimulator(load_cell(cell), SimulatorConfig(model=model, thermal="lumped", compile=False))
     sim.reset(soc=0.1)
-    start = time.perf_counter()
-    rows = run_protocol(sim, STEPS, dt_s=args.dt).columns(
+    rows = run_protocol(sim, STEPS, dt_s=dt_s).columns(
         ["time_s", "voltage_v", "temperature_k", "entropy_j_per_k", "heat_irr_j", "energy_in_j"]
     )
-    print(f"eomctl: {args.cell} {args.model} lumped {sim.options}, {time.perf_counter() - start:.1f} s, {STEPS}")
-    print(f"{'reference':<28} {'V RMSE [mV]':>12} {'max |dT| [K]':>13} {'Sigma diff':>11} {'Q_irr vs heat src':>18}")
-    for label, rtol in (("pybamm default tolerances", None), ("pybamm rtol=1e-8", 1e-8)):
-        ref = pybamm_solution(sim, args.dt, rtol)
+    out = []
+    for label, rtol in (("pybamm, its default tolerances", None), ("pybamm, rtol 1e-8", 1e-8)):
+        ref = pybamm_solution(sim, dt_s, rtol)
         t_ref = ref["Time [s]"].entries
         # t = 0 excluded: PyBaMM reports the loaded voltage there, eomctl the state before the first step.
         mask = (rows["time_s"] > 0) & (rows["time_s"] <= t_ref[-1])
@@ -63,12 +56,39 @@ def main() -> None:
         temperature = ref["Volume-averaged cell temperature [K]"].entries
         sigma_ref = np.trapezoid(current * loss / temperature, t_ref)
         q_heat_src = np.trapezoid(ref["Total heating [W]"].entries - ref["Reversible heating [W]"].entries, t_ref)
-        print(
-            f"{label:<28} {1e3 * np.sqrt(np.mean(v_err**2)):>12.3f} {np.max(np.abs(t_err)):>13.4f} "
-            f"{(rows['entropy_j_per_k'][-1] / sigma_ref - 1) * 100:>10.3f}% "
-            f"{(rows['heat_irr_j'][-1] / q_heat_src - 1) * 100:>17.3f}%"
+        out.append(
+            {
+                "reference": label,
+                "cell": cell,
+                "model": f"{model} lumped",
+                "voltage_rmse_mv": 1e3 * float(np.sqrt(np.mean(v_err**2))),
+                "max_abs_dt_k": float(np.max(np.abs(t_err))),
+                "sigma_diff_pct": float((rows["entropy_j_per_k"][-1] / sigma_ref - 1) * 100),
+                "q_irr_vs_heat_sources_pct": float((rows["heat_irr_j"][-1] / q_heat_src - 1) * 100),
+                "sigma_j_per_k": float(rows["entropy_j_per_k"][-1]),
+                "duration_s": float(t[-1]),
+            }
         )
-    print(f"Sigma = {rows['entropy_j_per_k'][-1]:.4f} J/K, E_in = {rows['energy_in_j'][-1]:.1f} J over {t[-1]:.0f} s")
+    return out
+
+
+def main() -> None:
+    """Run both solvers and print the comparison."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cell", default="Chen2020")
+    parser.add_argument("--model", default="SPMe", choices=sorted(MODEL_CLASSES))
+    parser.add_argument("--dt", type=float, default=10.0, help="output and CV control interval [s]")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    rows = compare(args.cell, args.model, args.dt)
+    print(f"{args.cell} {args.model} lumped, {STEPS}: {time.perf_counter() - start:.1f} s (both solvers)")
+    print(f"{'reference':<32} {'V RMSE [mV]':>12} {'max |dT| [K]':>13} {'Sigma diff':>11} {'Q_irr vs heat src':>18}")
+    for r in rows:
+        print(
+            f"{r['reference']:<32} {r['voltage_rmse_mv']:>12.3f} {r['max_abs_dt_k']:>13.4f} "
+            f"{r['sigma_diff_pct']:>10.3f}% {r['q_irr_vs_heat_sources_pct']:>17.3f}%"
+        )
+    print(f"Sigma = {rows[0]['sigma_j_per_k']:.4f} J/K over {rows[0]['duration_s']:.0f} s")
 
 
 if __name__ == "__main__":

@@ -29,13 +29,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import importlib.util
 import json
+import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from eomctl.errors import ConfigError, EomctlError
@@ -47,6 +50,21 @@ KEY_NUMBERS_FILE = "key_numbers.json"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PERFORMANCE_PART, PERFORMANCE_TABLE = "performance", "performance"
 SHORT_KEY_COLUMNS = ("result", "chemistry", "research_claim", "measured")
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """Import ``benchmarks/<name>.py`` of the source checkout (benchmarks are scripts, not part of the package)."""
+    path = REPO_ROOT / "benchmarks" / f"{name}.py"
+    if not path.is_file():
+        raise PartSkipped(f"{path} not found: this part needs a source checkout")
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses resolve their module by name
+    spec.loader.exec_module(module)
+    return module
 
 
 def flat_text(text: str) -> str:
@@ -87,10 +105,6 @@ class PartResult:
 
 class PartSkipped(EomctlError):
     """Raised by a part that cannot run here (its reason goes in the report, and no number is made up)."""
-
-
-class NotWired(PartSkipped):
-    """Raised by a registered placeholder whose implementation is not wired in yet."""
 
 
 PartFunction = Callable[[Path, bool], PartResult]
@@ -364,6 +378,11 @@ def add_reproduce_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--out", default="results", help="output folder (default results)")
     p.add_argument("--no-resume", action="store_true", help="run parts again even when their results are current")
     p.add_argument("--executor", default="local", choices=["serial", "local", "ray"], help="how parts run in parallel")
+    p.add_argument(
+        "--readme",
+        default=None,
+        help="README whose results blocks to re-render (default: the repository's README when --out is its results/)",
+    )
     p.set_defaults(func=run_reproduce)
     return p
 
@@ -380,4 +399,12 @@ def run_reproduce(args: argparse.Namespace) -> int:
         state = "resumed" if record.get("resumed") else record["status"]
         print(f"{record['name']:<14} {state:<8} {record['wall_s']:8.1f} s")
     print(f"-> {Path(args.out) / 'report.html'}, key_results.md, performance.md, manifest.json")
+    readme = args.readme
+    if readme is None and Path(args.out).resolve() == (REPO_ROOT / "results").resolve():
+        readme = REPO_ROOT / "README.md" if (REPO_ROOT / "README.md").is_file() else None
+    if readme is not None:
+        from eomctl.readme import sync_readme
+
+        changed = sync_readme(readme, args.out)
+        print(f"{readme}: {len(changed)} results block(s) re-rendered {', '.join(changed)}")
     return 3 if any(r["status"] == "error" for r in parts) else 0

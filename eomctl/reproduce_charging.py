@@ -213,3 +213,31 @@ def policy_part(out_dir: Path, quick: bool) -> PartResult:
         "(positive: the policy produces less)."
     )
     return PartResult(paragraph, files, {"policy_vs_cccv": rows}, numbers)
+
+
+TRAINING_TEXT = """
+    How long training takes on this machine. Full run: the default command (python scripts/train_agent.py --algo ppo:
+    PPO on FastCharge with agents/ppo.yml, 2 JIT-compiled envs, periodic evaluation, then the final evaluation against
+    CC-CV) timed end to end in a subprocess. Quick run: PPO learning alone for a short budget with 2 envs. Learning
+    steps per second exclude env building, compilation and evaluation. The machine may be shared: expect +-20 %.
+"""
+
+
+def training_part(out_dir: Path, quick: bool) -> PartResult:
+    """Wall time of the default training command (full) or PPO learning throughput (quick)."""
+    import tempfile
+
+    from eomctl.reproduce import flat_text, load_benchmark
+
+    bench = load_benchmark("bench_train")
+    if quick:
+        with tempfile.TemporaryDirectory() as folder:
+            measured = bench.learning_rate(2, 1024, Path(folder) / "run")
+        row = {"command": "PPO learning only, 2 envs", "steps": measured["steps"], "wall_s": measured["call_wall_s"],
+               "learning_steps_per_s": measured["learning_steps_per_s"]}  # fmt: skip
+    else:
+        measured = bench.default_run()
+        row = {"command": "python scripts/train_agent.py --algo ppo", "steps": measured["steps"],
+               "wall_s": measured["wall_s"], "learning_steps_per_s": measured["steps_per_s"]}  # fmt: skip
+    numbers = {"training_wall_s": KeyNumber(row["wall_s"], "s", f"{row['command']}, {row['steps']} steps")}
+    return PartResult(flat_text(TRAINING_TEXT), [], {"training": [row]}, numbers)

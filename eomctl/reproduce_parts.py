@@ -2,66 +2,51 @@
 
 Built-in parts, registered in running order at import:
 
-| part | what | status |
+| part | what | module |
 |---|---|---|
-| ``performance`` | eomctl against PyBaMM: ms per step, env steps per second (``benchmarks/``) | implemented |
-| ``protocols`` | CC-CV at 0.5C / 1C / 2C and the other baselines, NMC and LFP, vs matched-time CC-CV | implemented |
-| ``pareto`` | the charge-time / entropy / LLI Pareto manifold and the EEZ (:mod:`eomctl.pareto`) | implemented |
-| ``policy`` | a trained policy (:data:`POLICY_FILES`) vs matched-time and standard-rate CC-CV | implemented |
-| ``lifetime``, ``analytics``, ``bridge``, ``prognostics`` | placeholders raising ``NotWired`` | to wire |
+| ``performance`` | eomctl against PyBaMM: ms per step, env steps per second (``benchmarks/``) | here |
+| ``protocols`` | CC-CV at 0.5C / 1C / 2C and other baselines, NMC and LFP, vs matched-time CC-CV | reproduce_charging |
+| ``pareto`` | the charge-time / entropy / LLI Pareto manifold and the EEZ (:mod:`eomctl.pareto`) | reproduce_charging |
+| ``policy`` | a trained policy (:data:`POLICY_FILES`) vs matched-time and standard-rate CC-CV | reproduce_charging |
+| ``lifetime`` | cycle life under the shipped policy and matched-time CC-CV | reproduce_life |
+| ``analytics``, ``bridge`` | EOM quantities, energy-entropy balance; entropy-impedance bridge | reproduce_analytics |
+| ``prognostics`` | SOH / RUL from early cycles, simulated fleet and real data | reproduce_life |
+| ``training`` | wall time of the default training command | reproduce_charging |
+| ``validation`` | simulator and cycling against PyBaMM; fast lifetime against cycle by cycle | reproduce_checks |
+| ``cold_life`` | the same fast charge at 25 C and 0 C to end of life | reproduce_checks |
 
-A placeholder is wired by registering a real function under the same name; the key names its row of
-:data:`KEY_ROWS` reads are listed in its docstring.
+The key-results rows (:data:`KEY_ROWS`) read each part's ``key_numbers.json`` by name.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import json
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from eomctl.reproduce import (
     KEY_NUMBERS_FILE,
     PERFORMANCE_PART,
     PERFORMANCE_TABLE,
-    REPO_ROOT,
     KeyNumber,
-    NotWired,
     Part,
     PartResult,
-    PartSkipped,
+    load_benchmark,
     register,
 )
 from eomctl.reproduce_analytics import BRIDGE_STATES, analytics_part, bridge_part
-from eomctl.reproduce_charging import POLICY_FILES, pareto_part, policy_part, protocols_part
+from eomctl.reproduce_charging import POLICY_FILES, pareto_part, policy_part, protocols_part, training_part
+from eomctl.reproduce_checks import cold_life_part, validation_part
 from eomctl.reproduce_life import LIFE_POLICY, lifetime_part, prognostics_part
 
 
 # ------------------------------------------------------------------------------------------------ performance
-def _load_benchmark(name: str) -> ModuleType:
-    """Import ``benchmarks/<name>.py`` of the source checkout (benchmarks are scripts, not part of the package)."""
-    path = REPO_ROOT / "benchmarks" / f"{name}.py"
-    if not path.is_file():
-        raise PartSkipped(f"{path} not found: the performance part needs a source checkout")
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    return module
-
-
 def _simulator_rows(quick: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    bench = _load_benchmark("bench_simulator")
+    bench = load_benchmark("bench_simulator")
     from eomctl.cells import load_cell
 
     steps, repeats, cases = (60, 2, ["SPMe"]) if quick else (200, 3, list(bench.CASES))
@@ -85,7 +70,7 @@ def _simulator_rows(quick: bool) -> tuple[list[dict[str, Any]], list[dict[str, A
 
 
 def _env_rows(quick: bool) -> tuple[list[dict[str, Any]], float]:
-    bench = _load_benchmark("bench_env")
+    bench = load_benchmark("bench_env")
     result = bench.measure("FastCharge", 20 if quick else 40, False, [2] if quick else [2, 4, 8])
     rows = [{"benchmark": "env steps/s", "case": label, "eomctl": "ChargingEnv (no jit)", "eomctl_value": ours,
              "reference": "PyBaMM Simulation.step env", "reference_value": theirs, "unit": "steps/s",
@@ -203,15 +188,15 @@ KEY_ROWS: tuple[KeyRow, ...] = (
       for label, chem, key in PROGNOSTIC_SPLITS for features in ("entropy", "severson")),
     KeyRow("Simulator speed-up vs PyBaMM Simulation.step (save=True), SPMe lumped", "NMC",
            "target >= 10x", "issue 2", "performance", "speedup_spme_x"),
+    KeyRow("Cycle life at 0 C vs 25 C ambient, same 2C CC-CV fast charge", "NMC",
+           "shorter in the cold (literature, plating-dominated)", "issue 6", "cold_life", "cold_life_change_pct"),
+    KeyRow("Fast lifetime: end-of-life cycle vs the cycle-by-cycle run", "NMC", "within 2 %", "issue 6",
+           "validation", "fast_eol_diff_pct"),
+    KeyRow("Fast lifetime: cycling-time speed-up vs the cycle-by-cycle run", "NMC", ">= 10x", "issue 6",
+           "validation", "fast_speedup_x"),
+    KeyRow("Cycling vs PyBaMM Experiment cycling: capacity difference", "NMC", "within 0.2 %", "issue 6",
+           "validation", "cycling_capacity_diff_pct"),
 )  # fmt: skip
-
-
-def _not_wired(what: str, keys: str) -> Any:
-    def function(out_dir: Path, quick: bool) -> Any:
-        raise NotWired(f"not wired yet: {what} (key numbers expected: {keys})")
-
-    function.__doc__ = f"Placeholder: {what}. Key numbers the key-results table reads: {keys}."
-    return function
 
 
 register(
@@ -260,10 +245,10 @@ register(
         "lifetime",
         "Cycle life and lifetime extension against CC-CV at the same charge time",
         lifetime_part,
-        quick_budget="PPO and matched CC-CV, SEI x2000, fast mode, RPT every 50 cycles, cap 400",
-        full_budget="PPO, matched CC-CV and CC-CV 1C, SEI x2000, fast mode, RPT every 25 cycles, cap 1000",
+        quick_budget="PPO and matched CC-CV, all aging rates x1000, fast mode, RPT every 50 cycles, cap 600",
+        full_budget="PPO, matched CC-CV and CC-CV 1C, all aging rates x1000, fast mode, RPT every 25 cycles, cap 1000",
         inputs=(LIFE_POLICY,),
-        version="2",  # the key number says when the charge times could not be matched
+        version="3",  # the key number says when the charge times could not be matched
     )
 )
 register(
@@ -293,6 +278,34 @@ register(
         quick_budget=f"{BRIDGE_STATES} fleet states (same in both modes: ~80 s)",
         full_budget=f"{BRIDGE_STATES} fleet states, NMC + LFP, 10-40 C",
         inputs=("eomctl/data/cells/a123_lfp.yaml", "envs/AgedCell.yaml"),
+    )
+)
+register(
+    Part(
+        "training",
+        "Training time of the default run",
+        training_part,
+        quick_budget="PPO learning only, 1024 steps, 2 envs",
+        full_budget="the default command end to end (python scripts/train_agent.py --algo ppo)",
+        exclusive=True,  # a timing: never beside another part
+    )
+)
+register(
+    Part(
+        "validation",
+        "Validation: simulator and cycling against PyBaMM, fast lifetime against cycle by cycle",
+        validation_part,
+        quick_budget="simulator check; 20 cycles against PyBaMM; no fast-vs-slow run",
+        full_budget="simulator check; 100 cycles against PyBaMM; fast vs cycle by cycle to 80 % SOH at SEI x2000, x500",
+    )
+)
+register(
+    Part(
+        "cold_life",
+        "Cycle life at 25 C and 0 C under the same fast charge",
+        cold_life_part,
+        quick_budget="CC-CV 2C, all degradation rates x1000, RPT every 50 cycles, fast mode",
+        full_budget="CC-CV 2C, all degradation rates x300, RPT every 100 cycles, fast mode",
     )
 )
 

@@ -14,7 +14,6 @@ from eomctl.errors import ConfigError
 from eomctl.report import STAMP_HEIGHT_PX
 from eomctl.reproduce import (
     REGISTRY,
-    REPO_ROOT,
     KeyNumber,
     Part,
     PartResult,
@@ -195,17 +194,12 @@ def test_unknown_part_and_executor_are_rejected(tmp_path: Path) -> None:
         reproduce([Part("p", "P", StandIn())], tmp_path, executor="threads")
 
 
-def test_registry_holds_every_part_and_a_placeholder_says_not_wired(tmp_path: Path) -> None:
+def test_registry_holds_every_part(tmp_path: Path) -> None:
     registered()  # imports the built-in parts
-    assert {"performance", "protocols", "pareto", "policy", "lifetime", "analytics", "bridge", "prognostics"} <= set(
-        REGISTRY
-    )
+    names = {"performance", "protocols", "pareto", "policy", "lifetime", "analytics", "bridge", "prognostics"}
+    assert names | {"training", "validation", "cold_life"} <= set(REGISTRY)
     assert {row.part for row in KEY_ROWS} <= set(REGISTRY)
-    from eomctl.reproduce_parts import _not_wired
-
-    placeholder = Part("later", "Later", _not_wired("a result not built yet", "some_key"))
-    record = run_part(placeholder, tmp_path, quick=True)
-    assert record["status"] == "skipped" and record["reason"].startswith("not wired yet")
+    assert REGISTRY["training"].exclusive  # a timing never runs beside another part
 
 
 def test_policy_part_without_a_policy_file_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -234,11 +228,3 @@ def test_registered_parts_run_in_a_process_pool(tmp_path: Path) -> None:
     assert [r["status"] for r in manifest["parts"].values()] == ["ok", "ok"]
     assert json.loads((tmp_path / "bridge" / "part.json").read_text())["status"] == "ok"
     assert (tmp_path / "bridge" / "bridge.png").is_file() and (tmp_path / "analytics" / "analytics.csv").is_file()
-
-
-def test_readme_shows_the_key_results_table_the_command_wrote() -> None:
-    """README's results table is a copy of results/key_results_short.md (regenerate both together)."""
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    written = (REPO_ROOT / "results" / "key_results_short.md").read_text(encoding="utf-8").strip()
-    start, end = readme.index("<!-- key-results -->"), readme.index("<!-- /key-results -->")
-    assert readme[start + len("<!-- key-results -->") : end].strip() == written

@@ -1,0 +1,185 @@
+"""README's measured figures, rendered from the files ``eomctl reproduce`` wrote (README quotes no number by hand).
+
+A block in README names a results file and, optionally, the columns and rows to show::
+
+    <!-- results: protocols/protocols.csv columns=policy,charge_time_s,entropy_j_per_k where=chemistry=NMC -->
+    (rendered table, replaced on every sync)
+    <!-- /results -->
+
+``FILE`` is relative to the results folder: a ``.csv`` table, a ``.md`` file (copied as it is), ``manifest.json``
+(one row per part: status, wall time, budget) or a part's ``key_numbers.json`` (one row per number). Options:
+``columns=a,b,c`` (default all), ``where=col=value`` (repeatable: rows whose column equals the value),
+``rename=col:label`` (repeatable, header text). Every rendered table starts with a line saying which file it came from,
+whether that part ran with quick or full budgets, the budget and the part's wall time.
+
+:func:`sync_readme` rewrites every block (``eomctl reproduce`` calls it when it writes the repository's own
+``results/``); :func:`stale_blocks` lists the blocks that differ from their files (a test asserts there are none).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eomctl.errors import ConfigError
+from eomctl.io import atomic_write_text
+
+SHIPPED_PATH = re.compile(r"/\S*/(agents/[^/\s]+)")
+BLOCK = re.compile(r"<!-- results: (?P<spec>[^>]*?) -->\n(?P<body>.*?)<!-- /results -->", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """What one README block shows (parsed from its opening comment)."""
+
+    file: str
+    columns: tuple[str, ...] = ()
+    where: tuple[tuple[str, str], ...] = ()
+    rename: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> BlockSpec:
+        """``FILE [columns=a,b] [where=col=value]... [rename=col:label]...`` (values may be shell-quoted)."""
+        words = shlex.split(text)
+        if not words:
+            raise ConfigError("a results block names no file")
+        columns: tuple[str, ...] = ()
+        where, rename = [], []
+        for word in words[1:]:
+            key, sep, value = word.partition("=")
+            if not sep:
+                raise ConfigError(f"results block option '{word}' is not key=value")
+            if key == "columns":
+                columns = tuple(c for c in value.split(",") if c)
+            elif key == "where":
+                column, sep, wanted = value.partition("=")
+                if not sep:
+                    raise ConfigError(f"where= needs column=value; got '{value}'")
+                where.append((column, wanted))
+            elif key == "rename":
+                column, sep, label = value.partition(":")
+                if not sep:
+                    raise ConfigError(f"rename= needs column:label; got '{value}'")
+                rename.append((column, label))
+            else:
+                raise ConfigError(f"unknown results block option '{key}' (columns, where, rename)")
+        return cls(words[0], columns, tuple(where), tuple(rename))
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    if path.name == "manifest.json":
+        parts = json.loads(path.read_text())["parts"]
+        return [
+            {"part": name, "status": r.get("status", ""), "mode": "quick" if r.get("quick") else "full",
+             "wall_s": round(float(r.get("wall_s", 0.0))), "budget": r.get("budget", "")}
+            for name, r in parts.items()
+        ]  # fmt: skip
+    if path.suffix == ".json":
+        numbers = json.loads(path.read_text())
+        return [{"number": k, "value": v.get("value"), "unit": v.get("unit", ""), "how": v.get("description", "")}
+                for k, v in numbers.items()]  # fmt: skip
+    if path.suffix == ".csv":
+        with open(path, newline="") as handle:
+            return list(csv.DictReader(handle))
+    raise ConfigError(f"results block file '{path.name}' is not .csv, .md or .json")
+
+
+def _origin(results_dir: Path, file: str) -> str:
+    """Where a block's numbers come from: the file, the part's mode and budget, and its wall time."""
+    record_path = results_dir / Path(file).parts[0] / "part.json"
+    line = f"*From `results/{file}`"
+    if len(Path(file).parts) > 1 and record_path.is_file():
+        record = json.loads(record_path.read_text())
+        mode = "quick" if record.get("quick") else "full"
+        line += f" ({mode} run, {record.get('started_utc', '')[:10]}: {record.get('budget', '')}; "
+        line += f"part wall time {float(record.get('wall_s', 0.0)):.0f} s)"
+    elif Path(file).name == "manifest.json" and (results_dir / file).is_file():
+        manifest = json.loads((results_dir / file).read_text())
+        line += f" (written {manifest.get('written_utc', '')[:16]} by `{manifest.get('command', '')}`)"
+    return line + ".*"
+
+
+def render(spec: BlockSpec, results_dir: str | Path) -> str:
+    """The text of one block: the origin line and the table (or the Markdown file as it is)."""
+    from eomctl.report import markdown_table
+
+    results = Path(results_dir)
+    path = results / spec.file
+    if not path.is_file():
+        return _missing(results, spec.file)
+    if path.suffix == ".md":
+        return path.read_text(encoding="utf-8").strip() + "\n"
+    rows = _rows(path)
+    for column, wanted in spec.where:
+        rows = [r for r in rows if str(r.get(column, "")) == wanted]
+    if not rows:
+        raise ConfigError(f"README block on results/{spec.file}: no row matches {list(spec.where)}")
+    columns = spec.columns or tuple(rows[0])
+    missing = [c for c in columns if c not in rows[0]]
+    if missing:
+        raise ConfigError(f"README block on results/{spec.file}: no column(s) {missing}; it has {list(rows[0])}")
+    labels = dict(spec.rename)
+    shown = [{labels.get(c, c): _tidy(r[c]) for c in columns} for r in rows]
+    return _origin(results, spec.file) + "\n\n" + markdown_table(shown) + "\n"
+
+
+def _missing(results: Path, file: str) -> str:
+    """The text of a block whose file the last run did not write (a part that did not run, or not in this mode)."""
+    record_path = results / Path(file).parts[0] / "part.json"
+    if not record_path.is_file():
+        return f"*Not measured: `results/{file}` is missing (its part has not run; `eomctl reproduce --all`).*\n"
+    record = json.loads(record_path.read_text())
+    mode = "quick" if record.get("quick") else "full"
+    why = record.get("reason") or record.get("error") or f"not in the {mode} run: {record.get('budget', '')}"
+    return f"*Not measured: `results/{file}` is missing ({why}).*\n"
+
+
+def _tidy(value: Any) -> str:
+    """A shipped policy's absolute path shown as ``agents/<file>`` (whichever checkout the run was in)."""
+    return SHIPPED_PATH.sub(r"\1", str(value) if value is not None else "")
+
+
+def sync_text(text: str, results_dir: str | Path) -> str:
+    """``text`` with every results block re-rendered from ``results_dir``."""
+
+    def replace(match: re.Match[str]) -> str:
+        spec = BlockSpec.parse(match["spec"])
+        return f"<!-- results: {match['spec']} -->\n{render(spec, results_dir)}<!-- /results -->"
+
+    return BLOCK.sub(replace, text)
+
+
+def sync_readme(readme: str | Path, results_dir: str | Path) -> list[str]:
+    """Rewrite every results block of ``readme`` (atomically); return the files of the blocks that changed."""
+    path = Path(readme)
+    text = path.read_text(encoding="utf-8")
+    changed = stale_blocks(text, results_dir)
+    if changed:
+        atomic_write_text(path, sync_text(text, results_dir))
+    return changed
+
+
+def stale_blocks(text: str, results_dir: str | Path) -> list[str]:
+    """The files of the blocks in ``text`` whose content differs from what their results file renders."""
+    stale = []
+    for match in BLOCK.finditer(text):
+        spec = BlockSpec.parse(match["spec"])
+        if match["body"] != render(spec, results_dir):
+            stale.append(spec.file)
+    return stale
+
+
+def block_files(text: str) -> Sequence[str]:
+    """The results files README's blocks name, in order."""
+    return [BlockSpec.parse(m["spec"]).file for m in BLOCK.finditer(text)]
+
+
+def missing_files(text: str, results_dir: str | Path) -> list[str]:
+    """The results files README's blocks name that ``results_dir`` lacks (their blocks say "not measured")."""
+    return [f for f in block_files(text) if not (Path(results_dir) / f).is_file()]

@@ -1,0 +1,68 @@
+"""README's results blocks (eomctl.readme): rendering from results files; README itself in step with results/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from eomctl.errors import ConfigError
+from eomctl.readme import BlockSpec, block_files, missing_files, render, stale_blocks, sync_readme, sync_text
+from eomctl.reproduce import REPO_ROOT
+
+
+@pytest.fixture
+def results(tmp_path: Path) -> Path:
+    part = tmp_path / "protocols"
+    part.mkdir()
+    (part / "protocols.csv").write_text(
+        "chemistry,policy,charge_time_s\nNMC,/somewhere/else/agents/ppo_X-v0.zip,2069.855901\nLFP,cccv:rate=1C,3123.4\n"
+    )
+    record = {"quick": False, "budget": "1 episode", "wall_s": 61.2, "started_utc": "2026-11-25T05:00:00+00:00"}
+    (part / "part.json").write_text(json.dumps(record))
+    (tmp_path / "key.md").write_text("| a |\n|---|\n| 1 |\n")
+    return tmp_path
+
+
+def test_block_spec_parses_options() -> None:
+    spec = BlockSpec.parse("protocols/protocols.csv columns=policy,charge_time_s where=chemistry=NMC rename=policy:p")
+    assert spec.file == "protocols/protocols.csv" and spec.columns == ("policy", "charge_time_s")
+    assert spec.where == (("chemistry", "NMC"),) and spec.rename == (("policy", "p"),)
+    for bad in ("", "a.csv columns", "a.csv where=x", "a.csv colour=red"):
+        with pytest.raises(ConfigError):
+            BlockSpec.parse(bad)
+
+
+def test_render_states_the_origin_and_filters(results: Path) -> None:
+    spec = BlockSpec.parse("protocols/protocols.csv columns=policy,charge_time_s where=chemistry=NMC rename=policy:p")
+    text = render(spec, results)
+    assert text.startswith("*From `results/protocols/protocols.csv` (full run, 2026-11-25: 1 episode; part wall time")
+    assert "| p | charge_time_s |" in text and "| agents/ppo_X-v0.zip | 2070 |" in text and "LFP" not in text
+    assert render(BlockSpec.parse("key.md"), results) == "| a |\n|---|\n| 1 |\n"
+    assert "Not measured" in render(BlockSpec.parse("protocols/missing.csv"), results)
+    assert "its part has not run" in render(BlockSpec.parse("nopart/x.csv"), results)
+    with pytest.raises(ConfigError, match="no column"):
+        render(BlockSpec.parse("protocols/protocols.csv columns=entropy"), results)
+    with pytest.raises(ConfigError, match="no row"):
+        render(BlockSpec.parse("protocols/protocols.csv where=chemistry=XYZ"), results)
+
+
+def test_sync_rewrites_stale_blocks_only(results: Path, tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("intro 1.5 s\n<!-- results: key.md -->\nold table\n<!-- /results -->\nend\n")
+    assert stale_blocks(readme.read_text(), results) == ["key.md"]
+    assert sync_readme(readme, results) == ["key.md"]
+    text = readme.read_text()
+    assert text == "intro 1.5 s\n<!-- results: key.md -->\n| a |\n|---|\n| 1 |\n<!-- /results -->\nend\n"
+    assert sync_readme(readme, results) == [] and sync_text(text, results) == text
+
+
+def test_readme_shows_what_the_reproduce_command_wrote() -> None:
+    """Every measured figure in README sits in a results block equal to what its file in results/ renders
+    (regenerate both together: ``eomctl reproduce`` re-renders README when it writes the repository's results/)."""
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    files = block_files(text)
+    assert "key_results_short.md" in files and len(files) >= 10
+    assert stale_blocks(text, REPO_ROOT / "results") == []
+    assert missing_files(text, REPO_ROOT / "results") == []  # the committed results/ hold every block's file
