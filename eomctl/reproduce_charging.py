@@ -191,7 +191,7 @@ def policy_part(out_dir: Path, quick: bool) -> PartResult:
 
     rows, traces, numbers, files = [], {}, {}, []
     for chem, path in present.items():
-        env, policy = ChargingEnv(CHEMISTRIES[chem]), load_agent(path)
+        env, policy = ChargingEnv(CHEMISTRIES[chem]), load_agent(POLICY_FILES[chem])  # named as in the repository
         record = compare(policy, env, episodes=1 if quick else 3, seed=FINAL_EVAL_SEED)
         files.append(write_json(out_dir / f"evaluation_{chem}.json", record))
         numbers.update(_policy_numbers(chem, record))

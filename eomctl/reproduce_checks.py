@@ -119,7 +119,7 @@ def cold_life_part(out_dir: Path, quick: bool) -> PartResult:
         policy=COLD_POLICY,
         loss_of_active_material=False,
         rpt_every=50 if quick else 100,
-        max_cycles=1500 if quick else 4000,
+        max_cycles=250 if quick else 4000,
         fast=True,
         aging_acceleration=acceleration,
     )
@@ -155,9 +155,8 @@ def cold_life_part(out_dir: Path, quick: bool) -> PartResult:
     life = {row["ambient_c"]: row["eol_cycle"] for row in table}
     warm, cold = life.get(COLD_AMBIENTS_C[0]), life.get(COLD_AMBIENTS_C[1])
     change = 100.0 * (cold / warm - 1.0) if warm and cold else None
-    numbers = {
-        "cold_life_change_pct": KeyNumber(
-            change, "%", f"EOL at 0 C vs 25 C, CC-CV 2C, all degradation rates x{acceleration:g}, fast mode"
-        )
-    }
+    how = f"EOL at 0 C vs 25 C, CC-CV 2C, all degradation rates x{acceleration:g}, fast mode"
+    if change is None:
+        how = f"end of life not reached at both ambients within {base.max_cycles} cycles (EOL: {life})"
+    numbers = {"cold_life_change_pct": KeyNumber(change, "%", how)}
     return PartResult(flat_text(COLD_TEXT), [*files, figure], {"cold_life": table}, numbers)

@@ -245,8 +245,8 @@ register(
         "lifetime",
         "Cycle life and lifetime extension against CC-CV at the same charge time",
         lifetime_part,
-        quick_budget="PPO and matched CC-CV, all aging rates x1000, fast mode, RPT every 50 cycles, cap 600",
-        full_budget="PPO, matched CC-CV and CC-CV 1C, all aging rates x1000, fast mode, RPT every 25 cycles, cap 1000",
+        quick_budget="PPO and matched CC-CV, all aging rates x1000, fast mode, RPT every 50 cycles, cap 200 (no EOL)",
+        full_budget="PPO, matched CC-CV and CC-CV 1C, all aging rates x300, fast mode, RPT every 50 cycles, cap 2000",
         inputs=(LIFE_POLICY,),
         version="3",  # the key number says when the charge times could not be matched
     )
@@ -304,7 +304,7 @@ register(
         "cold_life",
         "Cycle life at 25 C and 0 C under the same fast charge",
         cold_life_part,
-        quick_budget="CC-CV 2C, all degradation rates x1000, RPT every 50 cycles, fast mode",
+        quick_budget="CC-CV 2C, all degradation rates x1000, RPT every 50 cycles, fast mode, cap 250",
         full_budget="CC-CV 2C, all degradation rates x300, RPT every 100 cycles, fast mode",
     )
 )
