@@ -75,6 +75,8 @@ def _cell(value: Any) -> str:
         return text
     if number != number or text.strip().lower() in ("true", "false"):
         return text
+    if number.is_integer() and abs(number) < 1e12:  # counts (steps, cycles) in full, not as 2.048e+04
+        return str(int(number))
     return f"{number:.4g}" if abs(number) < 1e5 else f"{number:.0f}"
 
 

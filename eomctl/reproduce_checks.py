@@ -134,9 +134,10 @@ def cold_life_part(out_dir: Path, quick: bool) -> PartResult:
     )
     table, files = [], []
     for result in results:
-        # Named for the legend of the figure (the sweep's own files are numbered).
+        # Renamed for the legend of the figure (the sweep numbers its files); a resumed sweep finds them moved.
         target = out_dir / f"life_{result['ambient_c']:g}C.csv"
-        shutil.copyfile(result["csv"], target)
+        if Path(result["csv"]).is_file():
+            shutil.move(result["csv"], target)
         files.append(target)
         table.append(
             {
