@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import csv
 import html
+import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,6 @@ def stamp_figure(path: str | Path, text: str) -> Path:
     Path
         ``path``.
     """
-    import io
 
     from PIL import Image, ImageDraw, ImageFont
 
@@ -109,8 +109,19 @@ def html_table(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def embed_png(path: str | Path, alt: str) -> str:
-    """An ``<img>`` element with the PNG file inline as a base64 data URI."""
-    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    """An ``<img>`` element with the PNG file inline as a base64 data URI.
+
+    The figure is stored with a 256-colour adaptive palette when that is smaller: line plots lose nothing visible and
+    the report stays small enough to commit (the full-colour files stay beside it).
+    """
+    from PIL import Image
+
+    raw = Path(path).read_bytes()
+    buffer = io.BytesIO()
+    with Image.open(io.BytesIO(raw)) as image:
+        image.convert("RGB").quantize(colors=256).save(buffer, format="PNG", optimize=True)
+    packed = buffer.getvalue() if buffer.tell() < len(raw) else raw
+    data = base64.b64encode(packed).decode("ascii")
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
