@@ -18,7 +18,6 @@ whether that part ran with quick or full budgets, the budget and the part's wall
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import shlex
@@ -30,7 +29,6 @@ from typing import Any
 from eomctl.errors import ConfigError
 from eomctl.io import atomic_write_text
 
-SHIPPED_PATH = re.compile(r"/\S*/(agents/[^/\s]+)")
 BLOCK = re.compile(r"<!-- results: (?P<spec>[^>]*?) -->\n(?P<body>.*?)<!-- /results -->", re.DOTALL)
 
 
@@ -85,18 +83,26 @@ def _rows(path: Path) -> list[dict[str, Any]]:
         return [{"number": k, "value": v.get("value"), "unit": v.get("unit", ""), "how": v.get("description", "")}
                 for k, v in numbers.items()]  # fmt: skip
     if path.suffix == ".csv":
-        with open(path, newline="") as handle:
-            return list(csv.DictReader(handle))
+        from eomctl.report import read_table
+
+        return list(read_table(path))
     raise ConfigError(f"results block file '{path.name}' is not .csv, .md or .json")
+
+
+def _part_record(results_dir: Path, file: str) -> tuple[dict[str, Any] | None, str]:
+    """The record (``part.json``) of the part whose folder holds ``file``, and its mode ("quick" / "full")."""
+    path = results_dir / Path(file).parts[0] / "part.json"
+    if len(Path(file).parts) < 2 or not path.is_file():
+        return None, ""
+    record = json.loads(path.read_text())
+    return record, "quick" if record.get("quick") else "full"
 
 
 def _origin(results_dir: Path, file: str) -> str:
     """Where a block's numbers come from: the file, the part's mode and budget, and its wall time."""
-    record_path = results_dir / Path(file).parts[0] / "part.json"
+    record, mode = _part_record(results_dir, file)
     line = f"*From `results/{file}`"
-    if len(Path(file).parts) > 1 and record_path.is_file():
-        record = json.loads(record_path.read_text())
-        mode = "quick" if record.get("quick") else "full"
+    if record is not None:
         line += f" ({mode} run, {record.get('started_utc', '')[:10]}: {record.get('budget', '')}; "
         line += f"part wall time {float(record.get('wall_s', 0.0)):.0f} s)"
     elif Path(file).name == "manifest.json" and (results_dir / file).is_file():
@@ -125,24 +131,17 @@ def render(spec: BlockSpec, results_dir: str | Path) -> str:
     if missing:
         raise ConfigError(f"README block on results/{spec.file}: no column(s) {missing}; it has {list(rows[0])}")
     labels = dict(spec.rename)
-    shown = [{labels.get(c, c): _tidy(r[c]) for c in columns} for r in rows]
+    shown = [{labels.get(c, c): r[c] for c in columns} for r in rows]
     return _origin(results, spec.file) + "\n\n" + markdown_table(shown) + "\n"
 
 
 def _missing(results: Path, file: str) -> str:
     """The text of a block whose file the last run did not write (a part that did not run, or not in this mode)."""
-    record_path = results / Path(file).parts[0] / "part.json"
-    if not record_path.is_file():
+    record, mode = _part_record(results, file)
+    if record is None:
         return f"*Not measured: `results/{file}` is missing (its part has not run; `eomctl reproduce --all`).*\n"
-    record = json.loads(record_path.read_text())
-    mode = "quick" if record.get("quick") else "full"
     why = record.get("reason") or record.get("error") or f"not in the {mode} run: {record.get('budget', '')}"
     return f"*Not measured: `results/{file}` is missing ({why}).*\n"
-
-
-def _tidy(value: Any) -> str:
-    """A shipped policy's absolute path shown as ``agents/<file>`` (whichever checkout the run was in)."""
-    return SHIPPED_PATH.sub(r"\1", str(value) if value is not None else "")
 
 
 def sync_text(text: str, results_dir: str | Path) -> str:

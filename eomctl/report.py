@@ -46,7 +46,6 @@ def stamp_figure(path: str | Path, text: str) -> Path:
     Path
         ``path``.
     """
-
     from PIL import Image, ImageDraw, ImageFont
 
     with Image.open(path) as original:
@@ -125,7 +124,8 @@ def embed_png(path: str | Path, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
-def _read_table(path: Path) -> list[dict[str, str]]:
+def read_table(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV file as dicts of strings."""
     with open(path, newline="") as handle:
         return list(csv.DictReader(handle))
 
@@ -153,7 +153,7 @@ def _part_section(out: Path, record: Mapping[str, Any]) -> str:
             parts.append(embed_png(out / figure, f"{record['name']}: {Path(figure).name}"))
         for name, table in record.get("tables", {}).items():
             parts.append(f"<h3>{html.escape(name)} <span class='meta'>({html.escape(table)})</span></h3>")
-            parts.append(html_table(_read_table(out / table)))
+            parts.append(html_table(read_table(out / table)))
     return "\n".join(parts) + "</section>"
 
 

@@ -74,11 +74,13 @@ def flat_text(text: str) -> str:
 
 @dataclass(frozen=True)
 class KeyNumber:
-    """One measured number: ``value`` in ``unit``; ``description`` says what and how (None: not measured, and why)."""
+    """One measured number: ``value`` in ``unit``; ``description`` says what and how (None: not measured, and why);
+    ``caveat`` is shown beside the value wherever it appears (e.g. a comparison that is not at matched time)."""
 
     value: float | None
     unit: str
     description: str
+    caveat: str = ""
 
 
 @dataclass

@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from eomctl.io import write_json
-from eomctl.reproduce import REPO_ROOT, KeyNumber, PartResult, PartSkipped, sweep_executor
+from eomctl.reproduce import (
+    REPO_ROOT,
+    KeyNumber,
+    PartResult,
+    PartSkipped,
+    flat_text,
+    load_benchmark,
+    sweep_executor,
+)
 
 CHEMISTRIES: dict[str, str] = {"nmc": "eomctl/FastCharge-v0", "lfp": "eomctl/LFPFastCharge-v0"}
 # The trained policy per chemistry (relative to the repository root); a missing file skips that chemistry.
@@ -191,7 +199,7 @@ def policy_part(out_dir: Path, quick: bool) -> PartResult:
 
     rows, traces, numbers, files = [], {}, {}, []
     for chem, path in present.items():
-        env, policy = ChargingEnv(CHEMISTRIES[chem]), load_agent(POLICY_FILES[chem])  # named as in the repository
+        env, policy = ChargingEnv(CHEMISTRIES[chem]), load_agent(path)
         record = compare(policy, env, episodes=1 if quick else 3, seed=FINAL_EVAL_SEED)
         files.append(write_json(out_dir / f"evaluation_{chem}.json", record))
         numbers.update(_policy_numbers(chem, record))
@@ -201,8 +209,10 @@ def policy_part(out_dir: Path, quick: bool) -> PartResult:
             f"policy {path.name}": rollout(policy, env, FINAL_EVAL_SEED, record=True)[1] or [],
             f"CC-CV {m['rate_c']:.3f}C": rollout(cccv, env, FINAL_EVAL_SEED, record=True)[1] or [],
         }
+        # The policy row names the file as the repository does (the record holds the path it was loaded from).
+        headline = {**record["headline"], "policy": POLICY_FILES[chem]}
         rows += [{"chemistry": chem.upper(), **{k: v for k, v in pair.items() if not isinstance(v, dict)}}
-                 for pair in (record["headline"], m, *record["references"].values())]  # fmt: skip
+                 for pair in (headline, m, *record["references"].values())]  # fmt: skip
     for chem in set(POLICY_FILES) - set(present):
         numbers[f"entropy_reduction_vs_matched_cccv_pct_{chem}"] = KeyNumber(None, "%", f"no {POLICY_FILES[chem]}")
     files.append(_trace_figure(traces, out_dir / "policy_vs_cccv.png", "Trained policy vs matched-time CC-CV"))
@@ -226,8 +236,6 @@ TRAINING_TEXT = """
 def training_part(out_dir: Path, quick: bool) -> PartResult:
     """Wall time of the default training command (full) or PPO learning throughput (quick)."""
     import tempfile
-
-    from eomctl.reproduce import flat_text, load_benchmark
 
     bench = load_benchmark("bench_train")
     if quick:

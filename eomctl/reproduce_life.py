@@ -186,10 +186,12 @@ def lifetime_part(out_dir: Path, quick: bool) -> PartResult:
         if extension is not None
         else "end of life not reached by both runs within the cycle cap"
     )
+    caveat = ""
     if abs(gap_pct) > 2.0:  # say so when no CC-CV rate could match the policy's charge time
         how += f"; NOT matched: the CC-CV charge is {gap_pct:+.1f} % longer (its rate is at the scenario's maximum)"
+        caveat = "NOT at matched charge time"
     numbers = {
-        "lifetime_extension_pct_nmc": KeyNumber(extension, "%", how),
+        "lifetime_extension_pct_nmc": KeyNumber(extension, "%", how, caveat),
         "lifetime_extension_pct_lfp": KeyNumber(None, "%", "no trained LFP policy ships"),
     }
     return PartResult(flat_text(LIFETIME_TEXT), [*files, figure], {"lifetime": table}, numbers)

@@ -359,8 +359,8 @@ def key_results(out: Path, records: Mapping[str, Mapping[str, Any]]) -> list[dic
             how = ""
         else:
             measured, how = _format_number(float(number["value"]), number["unit"]), number["description"]
-            if "NOT matched" in how:  # the short table (README) drops the how column: keep the caveat with the number
-                measured += " (NOT at matched charge time)"
+            if number.get("caveat"):  # the short table (README) drops the how column; the caveat stays
+                measured += f" ({number['caveat']})"
         rows.append({"result": row.result, "chemistry": row.chemistry, "research_claim": row.claim,
                      "claim_source": row.claim_source, "measured": measured, "how_measured": how, "part": row.part,
                      "source_file": source})  # fmt: skip

@@ -17,7 +17,7 @@ def results(tmp_path: Path) -> Path:
     part = tmp_path / "protocols"
     part.mkdir()
     (part / "protocols.csv").write_text(
-        "chemistry,policy,charge_time_s\nNMC,/somewhere/else/agents/ppo_X-v0.zip,2069.855901\nLFP,cccv:rate=1C,3123.4\n"
+        "chemistry,policy,charge_time_s\nNMC,agents/ppo_X-v0.zip,2069.855901\nLFP,cccv:rate=1C,3123.4\n"
     )
     record = {"quick": False, "budget": "1 episode", "wall_s": 61.2, "started_utc": "2026-11-25T05:00:00+00:00"}
     (part / "part.json").write_text(json.dumps(record))

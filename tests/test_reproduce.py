@@ -149,6 +149,17 @@ def test_part_without_its_key_says_not_measured(tmp_path: Path) -> None:
     assert speed["measured"] == "not measured (no key 'speedup_spme_x')"
 
 
+def test_a_caveat_stays_beside_its_number(tmp_path: Path) -> None:
+    def life(out_dir: Path, quick: bool) -> PartResult:
+        number = KeyNumber(-1.2, "%", "long how", caveat="NOT at matched charge time")
+        return PartResult("stand-in", key_numbers={"lifetime_extension_pct_nmc": number})
+
+    reproduce([Part("lifetime", "Stand-in", life)], tmp_path, executor="serial")
+    row = next(r for r in _key_rows(tmp_path) if r["part"] == "lifetime" and r["chemistry"] == "NMC")
+    assert row["measured"] == "-1.2 % (NOT at matched charge time)"
+    assert "NOT at matched charge time" in (tmp_path / "key_results_short.md").read_text()
+
+
 def test_numpy_key_numbers_are_written_as_json(tmp_path: Path) -> None:
     def counts(out_dir: Path, quick: bool) -> PartResult:
         return PartResult("stand-in", key_numbers={"n": KeyNumber(np.int64(3), "", "a NumPy integer")})
