@@ -30,9 +30,9 @@ import numpy as np
 import pybamm
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
-from eomctl.env import ChargingEnv
-from eomctl.scenarios import load_scenario
-from eomctl.simulator import MODEL_CLASSES
+from eomctl.cell.simulator import MODEL_CLASSES
+from eomctl.charging.env import ChargingEnv
+from eomctl.charging.scenarios import load_scenario
 
 ONE_C_ACTION = np.array([-1.0 / 3.0], dtype=np.float32)  # (a + 1) / 2 * 3C = 1C with c_rate_max = 3
 

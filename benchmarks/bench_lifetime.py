@@ -3,7 +3,7 @@
 Part 1 (``--cycles N``): the same model (SPMe, lumped thermal, heat of mixing, contact resistance, SEI + plating
 [+ LAM]), the same parameter values and the same protocol (CC 1C to 4.2 V, CV to C/20, rest 10 min, 1C discharge to
 2.5 V, rest 10 min) run N cycles by eomctl's cycling engine (the ``cccv`` policy is recognised: its CC phase is one
-step to 4.2 V, its CV phase adaptive voltage-hold intervals, :func:`eomctl.cycling.charge_cccv`) and by
+step to 4.2 V, its CV phase adaptive voltage-hold intervals, :func:`eomctl.lifetime.cycling.charge_cccv`) and by
 ``pybamm.Simulation(experiment=...)``. Reports the discharge capacity of cycle N and the LLI after N cycles, their
 relative differences, and cycles per second of both (model build excluded for both).
 
@@ -24,7 +24,7 @@ import sys
 import time
 from typing import Any
 
-from eomctl.lifetime import LifetimeConfig, build_simulator, run_lifetime
+from eomctl.lifetime.engine import LifetimeConfig, build_simulator, run_lifetime
 
 PROTOCOL = (
     "Charge at 1C until 4.2 V",

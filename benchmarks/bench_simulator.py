@@ -5,7 +5,7 @@ values and the same initial state (10 % SOC, ambient temperature), and applies t
 the same number of ``dt``-second steps. Each model is built once, before any timing; each repeat restarts from 10 %
 SOC. Paths:
 
-* ``eomctl jit`` / ``eomctl nojit``: :meth:`eomctl.simulator.CellSimulator.step` with ``compile=True`` / ``False``.
+* ``eomctl jit`` / ``eomctl nojit``: :meth:`eomctl.cell.simulator.CellSimulator.step` with ``compile=True`` / ``False``.
 * ``pybamm save=True`` / ``save=False``: ``pybamm.Simulation.step(dt, inputs={"Current function [A]": -I})`` with
   PyBaMM's default solver (IDAKLU, default tolerances) on a model built with the current as an input parameter.
 * ``bare integrator``: the compiled simulator's own CasADi integrator called in a tight loop (state fed back, fixed
@@ -29,8 +29,8 @@ import casadi
 import numpy as np
 import pybamm
 
-from eomctl.cells import Cell, load_cell
-from eomctl.simulator import (
+from eomctl.cell.catalogue import Cell, load_cell
+from eomctl.cell.simulator import (
     AMBIENT_INPUT,
     CURRENT_SLOPE_INPUT,
     CURRENT_START_INPUT,

@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from eomctl.hyperparams import TrainConfig
-from eomctl.train import train
+from eomctl.training.hyperparams import TrainConfig
+from eomctl.training.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import pybamm
 
-from eomctl.cells import load_cell
-from eomctl.experiment import run_protocol
-from eomctl.simulator import MODEL_CLASSES, CellSimulator, ModelName, SimulatorConfig
+from eomctl.cell.catalogue import load_cell
+from eomctl.cell.experiment import run_protocol
+from eomctl.cell.simulator import MODEL_CLASSES, CellSimulator, ModelName, SimulatorConfig
 
 STEPS = ["Charge at 1C until 4.2 V", "Hold at 4.2 V until C/20", "Rest for 3 hours"]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from eomctl.cli import main
+from eomctl.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main(["rollout", *sys.argv[1:]]))

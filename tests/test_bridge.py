@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from eomctl import bridge
+from eomctl.analytics import bridge
 
 
 def test_fleet_is_seeded_and_alternates_chemistries() -> None:
@@ -61,8 +61,9 @@ def test_correlations_cover_every_pair(study: dict[str, Any]) -> None:
 def test_contact_resistance_moves_pulse_and_entropy_resistance_alike() -> None:
     """The bridge's physics: a series resistance dRc adds dRc to the pulse resistance and to mean R_S."""
     state = bridge.fleet_states(2, seed=0)[0]
+    sim = bridge.bridge_simulator(state["cell"])
     rows = [
-        bridge.measure_state(0, state["cell"], 25.0, {**state["inputs"], bridge.CONTACT: value})
+        bridge.measure_state(sim, 0, state["cell"], 25.0, {**state["inputs"], bridge.CONTACT: value})
         for value in (0.0, 0.01)
     ]
     np.testing.assert_allclose(rows[1]["r0_ohm"] - rows[0]["r0_ohm"], 0.01, rtol=1e-3)
@@ -74,7 +75,7 @@ def test_contact_resistance_moves_pulse_and_entropy_resistance_alike() -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "eomctl.cli", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "eomctl.cli.main", *args], capture_output=True, text=True, timeout=300)
 
 
 def test_cli_bridge(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Tests of eomctl.cells: the cell catalogue, cell files and parameter checks (real PyBaMM, no mocks)."""
+"""Tests of eomctl.cell.catalogue: the cell catalogue, cell files and parameter checks (real PyBaMM, no mocks)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pybamm
 import pytest
 import yaml
 
-from eomctl.cells import catalogue, check_parameters, format_catalogue, load_cell
-from eomctl.errors import (
+from eomctl.cell.catalogue import catalogue, check_parameters, format_catalogue, load_cell
+from eomctl.core.errors import (
     CellFileError,
     EomctlError,
     MissingParameterError,
@@ -32,7 +32,7 @@ def raised(excinfo: pytest.ExceptionInfo[Exception], *fragments: str) -> str:
     """Assert the error is eomctl's own (not PyBaMM's, pydantic's or yaml's) and names every fragment."""
     err = excinfo.value
     assert isinstance(err, EomctlError)
-    assert type(err).__module__ == "eomctl.errors"
+    assert type(err).__module__ == "eomctl.core.errors"
     message = str(err)
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in {message!r}"

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from eomctl.experiment import CSV_COLUMNS
-from eomctl.io import read_csv
+from eomctl.cell.experiment import CSV_COLUMNS
+from eomctl.core.io import read_csv
 
 
 def _eomctl(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "eomctl.cli", *args], capture_output=True, text=True, timeout=600, check=False
+        [sys.executable, "-m", "eomctl.cli.main", *args], capture_output=True, text=True, timeout=600, check=False
     )
 
 

@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eomctl import datasets as ds
-from eomctl.datasets import SOURCES, DataError
+from eomctl.analytics import datasets as ds
+from eomctl.analytics.datasets import SOURCES, DataError
 
 
 def _eomctl(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "eomctl.cli", *args], capture_output=True, text=True, timeout=900, check=False
+        [sys.executable, "-m", "eomctl.cli.main", *args], capture_output=True, text=True, timeout=900, check=False
     )
 
 
@@ -171,7 +171,7 @@ def test_cli_data_list_and_hppc(tmp_path: Path, data_cache: Path) -> None:
     out = tmp_path / "hppc.csv"
     proc = _eomctl("data", "hppc", "--cache", str(data_cache), "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    from eomctl.io import read_csv
+    from eomctl.core.io import read_csv
 
     table = read_csv(out)
     assert set(np.unique(table["temperature_c"])) == {10.0, 25.0, 40.0}

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
-from eomctl.env import ChargingEnv
-from eomctl.scenarios import KELVIN_OFFSET
+from eomctl.charging.env import ChargingEnv
+from eomctl.charging.scenarios import KELVIN_OFFSET
 
 SCENARIOS = ("FastCharge", "ColdCharge", "Deadline", "AgedCell", "LFPFastCharge")
 FAST = {"simulator": {"compile": False}}
@@ -234,7 +234,7 @@ def test_vectorised(vec_cls: type) -> None:
 
 
 def test_gymnasium_make_builds_the_env() -> None:
-    from eomctl.scenarios import register_scenarios
+    from eomctl.charging.registry import register_scenarios
 
     register_scenarios()
     env = gymnasium.make("eomctl/LFPFastCharge-v0", overrides=LIGHT)

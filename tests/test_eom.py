@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eomctl import eom
-from eomctl.cells import load_cell
-from eomctl.experiment import Trace, run_protocol
-from eomctl.io import write_csv
-from eomctl.simulator import CellSimulator, SimulatorConfig
+from eomctl.analytics import eom
+from eomctl.cell.catalogue import load_cell
+from eomctl.cell.experiment import Trace, run_protocol
+from eomctl.cell.simulator import CellSimulator, SimulatorConfig
+from eomctl.core.io import write_csv
 
 
 @pytest.mark.parametrize("with_rate", [True, False])
@@ -122,7 +122,7 @@ def test_bad_records_are_named(columns: dict[str, np.ndarray], message: str) -> 
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "eomctl.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "eomctl.cli.main", *args], capture_output=True, text=True, timeout=120)
 
 
 def test_cli_analyze(tmp_path: Path) -> None:
@@ -144,7 +144,7 @@ def test_cli_analyze(tmp_path: Path) -> None:
     done = _cli("analyze", str(csv), "--out", str(tmp_path / "m.csv"), "--balance", str(tmp_path / "b.json"),
                 "--plot", str(tmp_path / "p.png"))  # fmt: skip
     assert done.returncode == 0, done.stderr
-    from eomctl.io import read_csv
+    from eomctl.core.io import read_csv
 
     np.testing.assert_allclose(read_csv(tmp_path / "m.csv")["lambda_tilde"][1:], 1.0, rtol=1e-12)
     # 5 A x 0.06 V = 0.3 W = 300 K x 1 mW/K: the balance closes exactly on this record

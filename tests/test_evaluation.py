@@ -14,17 +14,17 @@ import numpy as np
 import pytest
 import yaml
 
-from eomctl.env import ChargingEnv
-from eomctl.evaluation import (
+from eomctl.charging.env import ChargingEnv
+from eomctl.charging.scenarios import scenario_paths
+from eomctl.cli import evaluate as evaluate_cli
+from eomctl.evaluation.evaluate import (
     EpisodeMetrics,
     PolicyEvaluation,
-    add_evaluate_parser,
     evaluate_policy,
     matched_time_cccv,
-    rollout,
+    measure_episode,
 )
-from eomctl.protocols import parse_policy
-from eomctl.scenarios import scenario_paths
+from eomctl.policies.specs import parse_policy
 
 FAST = {"simulator": {"compile": False}}
 
@@ -37,7 +37,7 @@ def env() -> Iterator[ChargingEnv]:
 
 
 def test_metrics_agree_with_the_env(env: ChargingEnv) -> None:
-    metrics, rows = rollout(parse_policy("cccv:rate=1C,vmax=4.2,cutoff=C/20"), env, seed=0, record=True)
+    metrics, rows = measure_episode(parse_policy("cccv:rate=1C,vmax=4.2,cutoff=C/20"), env, seed=0, record=True)
     assert rows is not None and metrics.stopped_by == "target" and metrics.reached_target
     totals = env.sim.last.totals
     # Episode entropy: the sum of the steps' entropy equals the env's (and simulator's) total.
@@ -92,7 +92,7 @@ def test_evaluate_subcommand_writes_json(tmp_path: Path, capsys: pytest.CaptureF
     scenario = tmp_path / "QuickCharge.yaml"
     scenario.write_text(yaml.safe_dump(data))
     parser = argparse.ArgumentParser(prog="eomctl")
-    add_evaluate_parser(parser.add_subparsers(dest="command", required=True))
+    evaluate_cli.add_parser(parser.add_subparsers(dest="command", required=True))
     out = tmp_path / "eval.json"
     args = parser.parse_args(
         ["evaluate", "--policy", "cp:power_w=20", "--env", str(scenario), "--out", str(out), "--no-compile"]
@@ -112,7 +112,7 @@ def test_evaluate_subcommand_writes_json(tmp_path: Path, capsys: pytest.CaptureF
 
 
 def test_bound_gap_needs_a_reached_target(env: ChargingEnv) -> None:
-    from eomctl.evaluation import optimal_bound_gap
+    from eomctl.evaluation.evaluate import optimal_bound_gap
 
     gap = optimal_bound_gap(env, {"success_rate": 0.0, "charge_time_s": 3600.0, "entropy_j_per_k": 3.6})
     assert "did not reach the target" in gap["error"]
@@ -121,7 +121,7 @@ def test_bound_gap_needs_a_reached_target(env: ChargingEnv) -> None:
 @pytest.mark.slow
 def test_no_cccv_beats_the_optimal_control_bound(env: ChargingEnv) -> None:
     """The entropy-optimal charge at CC-CV 1C's own charge time produces no more entropy than CC-CV 1C."""
-    from eomctl.evaluation import compare
+    from eomctl.evaluation.evaluate import compare
 
     record = compare("cccv:rate=1C,vmax=4.2,cutoff=C/20", env, references={}, bound=True)
     bound = record["optimal_bound"]

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from eomctl.errors import ConfigError
-from eomctl.executor import run_tasks, task_key
+from eomctl.core.errors import ConfigError
+from eomctl.core.executor import run_tasks, task_key
 
 CHEAP = [{"x": float(i), "seed": 10 + i} for i in range(6)]
 PHYSICS = [{"current_a": 5.0, "n_steps": 3}, {"current_a": 10.0, "n_steps": 3}]
@@ -46,8 +46,8 @@ def calls(folder: Path, x: int | None = None) -> int:
 
 def simulate_steps(current_a: float, n_steps: int) -> list[float]:
     """A small real-physics task: the worker builds its own SPM simulator and charges for a few 30 s steps."""
-    from eomctl.cells import load_cell
-    from eomctl.simulator import CellSimulator, SimulatorConfig
+    from eomctl.cell.catalogue import load_cell
+    from eomctl.cell.simulator import CellSimulator, SimulatorConfig
 
     sim = CellSimulator(load_cell("Chen2020"), SimulatorConfig(model="SPM", compile=False))
     sim.reset(soc=0.2)

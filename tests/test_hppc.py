@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eomctl import cycling
-from eomctl.cells import load_cell
-from eomctl.hppc import Pulse, PulseError, find_pulses, pulse_resistance
-from eomctl.simulator import CellSimulator, SimulatorConfig
+from eomctl.cell.catalogue import load_cell
+from eomctl.cell.hppc import Pulse, PulseError, find_pulses, pulse_resistance
+from eomctl.cell.simulator import CellSimulator, SimulatorConfig
+from eomctl.lifetime import cycling
 
 CONTACT = "Contact resistance [Ohm]"
 

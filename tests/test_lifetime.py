@@ -1,4 +1,4 @@
-"""Tests of the lifetime engine (eomctl.cycling, eomctl.lifetime) and plots.plot_lifetime.
+"""Tests of the lifetime engine (eomctl.lifetime.cycling, eomctl.lifetime.engine) and plots.plot_lifetime.
 
 Default tests build one uncompiled SPMe + SEI + plating model (no LAM, to keep them quick) and run a handful of cycles;
 the runs to end of life are marked slow.
@@ -16,18 +16,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from eomctl.cycling import DRIVE_CYCLE_DIR, load_drive_cycle, parse_discharge
-from eomctl.errors import ConfigError
-from eomctl.lifetime import (
-    CSV_COLUMNS,
-    LifetimeConfig,
-    LifetimeResult,
-    build_simulator,
-    eol_cycle,
-    run_lifetime,
-)
-from eomctl.lifetime_cli import add_lifetime_parser, add_plot_lifetime_parser
-from eomctl.simulator import CellSimulator
+from eomctl.cell.simulator import CellSimulator
+from eomctl.cli import lifetime as lifetime_cli
+from eomctl.cli import plot as plot_cli
+from eomctl.core.errors import ConfigError
+from eomctl.lifetime.cycling import DRIVE_CYCLE_DIR, load_drive_cycle, parse_discharge
+from eomctl.lifetime.engine import CSV_COLUMNS, LifetimeConfig, LifetimeResult, build_simulator, eol_cycle, run_lifetime
 
 BASE = LifetimeConfig(compile=False, loss_of_active_material=False, rest_s=300.0)
 ACCELERATED = (("SEI solvent diffusivity [m2.s-1]", 5e-19),)  # x 2000: EOL within a few hundred cycles
@@ -81,14 +75,13 @@ def test_eol_cycle_interpolates_between_rpts() -> None:
 def test_cli_parser_builds_the_config() -> None:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command")
-    add_lifetime_parser(sub)
-    plot = sub.add_parser("plot").add_subparsers(dest="kind")
-    add_plot_lifetime_parser(plot)
+    lifetime_cli.add_parser(sub)
+    plot_cli.add_parser(sub)
     args = parser.parse_args(
         ["lifetime", "--policy", "cccv:rate=2C", "--ambient-c", "5", "--fast", "--override", "A [m]=1e-3"]
     )
     assert (args.policy, args.ambient_c, args.fast, args.override) == ("cccv:rate=2C", 5.0, True, ["A [m]=1e-3"])
-    from eomctl.lifetime_cli import config_from_args
+    from eomctl.cli.lifetime import config_from_args
 
     args = parser.parse_args(["lifetime", "--aging-acceleration", "300", "--override", "B [m]=2"])
     config = config_from_args(args, args.policy)
@@ -98,7 +91,7 @@ def test_cli_parser_builds_the_config() -> None:
 
 
 def test_plot_lifetime_writes_an_image(tmp_path: Path) -> None:
-    from eomctl.plots import plot_lifetime
+    from eomctl.plotting.lifetime import plot_lifetime
 
     rows = [_row(0, 1.0, True), _row(1, 0, False), _row(50, 0.85, True), _row(100, 0.75, True)]
     for r in rows:
@@ -109,7 +102,7 @@ def test_plot_lifetime_writes_an_image(tmp_path: Path) -> None:
 
 
 def test_jump_error_weighs_each_variable_by_its_own_size() -> None:
-    from eomctl.extrapolation import ERROR_FLOOR, jump_error
+    from eomctl.lifetime.extrapolation import ERROR_FLOOR, jump_error
 
     groups = {"big": np.array([0, 1]), "small": np.array([2]), "tiny": np.array([3])}
     x1 = np.array([30.0, 29.0, 0.04, 1e-7])
@@ -125,10 +118,9 @@ def test_jump_error_weighs_each_variable_by_its_own_size() -> None:
     ("cycle", "rpt_every", "max_cycles", "room"), [(2, 100, 1500, 97), (100, 100, 1500, 0), (195, 0, 200, 4)]
 )
 def test_jumps_stop_before_the_next_rpt(cycle: int, rpt_every: int, max_cycles: int, room: int) -> None:
-    from eomctl.extrapolation import jump_room
+    from eomctl.lifetime.extrapolation import jump_room
 
-    config = dataclasses.replace(BASE, rpt_every=rpt_every, max_cycles=max_cycles)
-    assert jump_room(argparse.Namespace(config=config, cycle=cycle)) == room  # type: ignore[arg-type]
+    assert jump_room(cycle, max_cycles, rpt_every) == room
 
 
 # ------------------------------------------------------------------------------------------------ simulation
@@ -171,9 +163,9 @@ def _charge(sim: CellSimulator, spec: str, target_soc: float, control_steps: boo
     """Charge a fresh empty cell; returns the phase, the number of integrator calls and the wall time [s]."""
     import time
 
-    from eomctl.cycling import PolicyAdapter, bind_policy, charge_with_policy
-    from eomctl.protocols import parse_policy
-    from eomctl.scenarios import load_scenario
+    from eomctl.charging.scenarios import load_scenario
+    from eomctl.lifetime.cycling import PolicyAdapter, bind_policy, charge_with_policy
+    from eomctl.policies.specs import parse_policy
 
     sim.reset(soc=0.0, ambient_k=298.15)
     adapter = PolicyAdapter(sim, load_scenario("FastCharge"))
@@ -240,8 +232,8 @@ def test_resume_gives_the_same_rows(sim: CellSimulator, tmp_path: Path) -> None:
 
 
 def test_aging_acceleration_scales_every_degradation_rate_alike() -> None:
-    from eomctl.cells import load_cell
-    from eomctl.lifetime import AGING_RATE_PARAMETERS, accelerated_rates
+    from eomctl.cell.catalogue import load_cell
+    from eomctl.lifetime.engine import AGING_RATE_PARAMETERS, accelerated_rates
 
     values = load_cell("LGM50").parameter_values
     scaled = accelerated_rates(values, 300.0)
@@ -302,7 +294,7 @@ def test_compare_life_cli_matches_the_charge_time(tmp_path: Path, capsys: pytest
     the policy's first charge (a 2C CC-CV, so the matched rate must come out near 2C), both charge times reported."""
     import json
 
-    from eomctl.cli import main
+    from eomctl.cli.main import main
 
     out = tmp_path / "compare.json"
     argv = ["compare-life", "--policy", "cccv:rate=2C,vmax=4.2,cutoff=C/20", "--baseline", "cccv:vmax=4.2"]
@@ -319,7 +311,7 @@ def test_compare_life_cli_matches_the_charge_time(tmp_path: Path, capsys: pytest
 
 
 def test_sweep_runs_policies_cells_and_temperatures_through_the_executor(tmp_path: Path) -> None:
-    from eomctl.lifetime_compare import sweep_lifetime
+    from eomctl.lifetime.compare import sweep_lifetime
 
     base = LifetimeConfig(model="SPM", compile=False, rpt=False, max_cycles=1, rest_s=60.0)
     args = (["cccv:rate=1C", "cccv:rate=2C"], ["LGM50"], [25.0, 5.0])
@@ -367,7 +359,7 @@ def test_cold_ambient_shortens_life(tmp_path: Path) -> None:
     plating, dead lithium: the mechanisms keep their balance). The cold cell plates more and dies first. Measured
     (fast mode): EOL ~1240 cycles at 25 C, ~850 at 0 C; plating 0.21 vs 0.49 A.h. With the SEI alone accelerated
     (x 2000) the order flips (EOL 290 at 25 C vs 538 at 5 C): the accelerated, thermally activated SEI dominates."""
-    from eomctl.lifetime_compare import sweep_lifetime
+    from eomctl.lifetime.compare import sweep_lifetime
 
     base = LifetimeConfig(
         policy="cccv:rate=2C,vmax=4.2,cutoff=C/20",

@@ -8,8 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from eomctl.errors import ConfigError
-from eomctl.optimal import OptimalResult, add_bound_parser, cccv_at_budget, optimal_charge
+from eomctl.cli import bound as bound_cli
+from eomctl.core.errors import ConfigError
+from eomctl.evaluation.optimal import OptimalResult, cccv_at_budget, optimal_charge
 
 # Degradation off and no JIT keep the default suite fast; the slow tests use the scenario's full model.
 FAST = {"simulator": {"compile": False, "degradation": False}}
@@ -71,7 +72,7 @@ def test_bad_arguments(kwargs: dict[str, float], message: str) -> None:
 
 def test_bound_parser_registers_command() -> None:
     parser = argparse.ArgumentParser()
-    add_bound_parser(parser.add_subparsers(dest="command"))
+    bound_cli.add_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["bound", "--env", "eomctl/FastCharge-v0", "--budget-s", "2400", "--intervals", "12"])
     assert (args.env, args.budget_s, args.intervals, args.out) == ("eomctl/FastCharge-v0", 2400.0, 12, "bound.json")
     assert callable(args.func)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib.util
-import sys
 import types
 from pathlib import Path
 from typing import Any
@@ -16,22 +15,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from eomctl import pareto
-from eomctl.errors import ConfigError, EomctlWarning
-from eomctl.io import write_csv
-from eomctl.pareto import (
-    DEFAULT_EPS,
-    OBJECTIVES,
-    add_pareto_parser,
-    annotate_front,
-    default_grid,
-    eez_distance,
-    in_eez,
-    pareto_mask,
-    rows_to_columns,
-    sweep,
-)
-from eomctl.plots import plot_pareto
+import eomctl.evaluation.eez as eez
+import eomctl.evaluation.sweep as sweep_module
+from eomctl.cli import pareto as pareto_cli
+from eomctl.core.errors import ConfigError, EomctlWarning
+from eomctl.core.io import write_csv
+from eomctl.evaluation.eez import DEFAULT_EPS, OBJECTIVES, annotate_front, eez_distance, in_eez, pareto_mask
+from eomctl.evaluation.sweep import default_grid, rows_to_columns, sweep
+from eomctl.plotting.pareto import plot_pareto
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -154,12 +145,21 @@ class _FakeEvaluation:
                 "lli_pct": {"mean": 0.01 * rate}, "success_rate": 1.0}  # fmt: skip
 
 
+class _FakeEnv:
+    """Stands in for the env a sweep task builds (the fake evaluation never steps it)."""
+
+    def __init__(self, env_id: str, overrides: Any = None) -> None:
+        self.env_id = env_id
+
+    def close(self) -> None:
+        pass
+
+
 @pytest.fixture
 def fake_evaluation(monkeypatch: pytest.MonkeyPatch) -> None:
-    module = types.ModuleType("eomctl.evaluation")
-    module.evaluate_policy = lambda spec, env, episodes, seed, overrides=None: _FakeEvaluation(spec)  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "eomctl.evaluation", module)
-    monkeypatch.setattr(pareto, "_cached_env", lambda env_id, overrides: env_id)
+    fake = lambda spec, env, episodes, seed, overrides=None: _FakeEvaluation(spec)  # noqa: E731
+    monkeypatch.setattr(sweep_module, "evaluate_policy", fake)
+    monkeypatch.setattr(sweep_module, "ChargingEnv", _FakeEnv)
 
 
 def test_sweep_runs_every_spec_through_the_executor(fake_evaluation: None, tmp_path: Path) -> None:
@@ -184,10 +184,8 @@ def test_sweep_bound_rows(fake_evaluation: None, monkeypatch: pytest.MonkeyPatch
                   "final_soc": soc}  # fmt: skip
         return types.SimpleNamespace(replay=replay, status="optimal")
 
-    module = types.ModuleType("eomctl.optimal")
-    module.optimal_charge = optimal_charge  # type: ignore[attr-defined]
-    module.SOC_TOLERANCE = 1e-3  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "eomctl.optimal", module)
+    monkeypatch.setattr(sweep_module, "optimal_charge", optimal_charge)
+    monkeypatch.setattr(sweep_module, "SOC_TOLERANCE", 1e-3)
     rows = sweep("eomctl/FastCharge-v0", {"cccv": ["cccv:rate=1C"]}, budgets_s=[1800, 2400], n_intervals=4,
                  executor="serial", progress=False)  # fmt: skip
     assert [r["spec"] for r in rows] == ["cccv:rate=1C", "optimal:budget_s=1800,n_intervals=4",
@@ -205,9 +203,9 @@ def test_default_grid_covers_the_families() -> None:
 
 
 def test_default_specs_parse() -> None:
-    if importlib.util.find_spec("eomctl.protocols") is None:
-        pytest.skip("eomctl.protocols is not there yet")
-    from eomctl.protocols import parse_policy
+    if importlib.util.find_spec("eomctl.policies.baselines") is None:
+        pytest.skip("eomctl.policies.baselines is not there yet")
+    from eomctl.policies.specs import parse_policy
 
     for specs in default_grid().values():
         for spec in specs:
@@ -225,7 +223,7 @@ def test_plot_pareto_writes_a_png(rows: list[dict[str, Any]], tmp_path: Path) ->
 
 def test_pareto_parser() -> None:
     parser = argparse.ArgumentParser(prog="eomctl")
-    add_pareto_parser(parser.add_subparsers(dest="command"))
+    pareto_cli.add_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["pareto", "--out", "p.csv", "--executor", "serial", "--quick", "--no-compile"])
     assert (args.env, args.out, args.executor, args.quick, args.no_compile) == (
         "eomctl/FastCharge-v0", "p.csv", "serial", True, True
@@ -237,7 +235,7 @@ def test_pareto_parser() -> None:
 
 def test_pareto_command_writes_csv_and_figure(fake_evaluation: None, tmp_path: Path) -> None:
     parser = argparse.ArgumentParser(prog="eomctl")
-    add_pareto_parser(parser.add_subparsers(dest="command"))
+    pareto_cli.add_parser(parser.add_subparsers(dest="command"))
     out, plot = tmp_path / "p.csv", tmp_path / "p.png"
     argv = ["pareto", "--out", str(out), "--plot", str(plot), "--executor", "serial", "--families", "cccv", "--quick"]
     args = parser.parse_args([*argv, "--no-bound", "--no-compile"])
@@ -250,10 +248,8 @@ def test_pareto_command_writes_csv_and_figure(fake_evaluation: None, tmp_path: P
 
 # --------------------------------------------------------------------------------------------- real physics
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("eomctl.evaluation") is None, reason="eomctl/evaluation.py is missing")
 def test_tiny_real_sweep_cccv(tmp_path: Path) -> None:
     specs = [f"cccv:rate={r}C,vmax=4.2,cutoff=C/20" for r in (1, 2, 3)]
-    pareto._ENV_CACHE.clear()
     rows = sweep("eomctl/FastCharge-v0", {"cccv": specs}, executor="serial", include_bound=False, progress=False,
                  overrides={"simulator": {"compile": False}})  # fmt: skip
     assert [r["error"] for r in rows] == ["", "", ""]
@@ -265,13 +261,15 @@ def test_tiny_real_sweep_cccv(tmp_path: Path) -> None:
     assert all(r["lli_pct"] > 0 for r in rows)
     assert rows[0]["on_front"] and sum(r["on_front"] for r in rows) >= 2
     assert all(r["in_eez"] for r in rows if r["on_front"])
-    # The worker's env is reused across specs: the first spec again, on the warm env, gives the same numbers.
-    again = pareto.evaluate_spec_task("eomctl/FastCharge-v0", specs[0], 1, 0, {"simulator": {"compile": False}})
-    assert {k: again[k] for k in OBJECTIVES} == {k: rows[0][k] for k in OBJECTIVES}
+    # One env serves a chunk of specs: the first spec again, on an env that ran the others, gives the same numbers.
+    again = sweep_module.evaluate_specs_task(
+        "eomctl/FastCharge-v0", specs[::-1], 1, 0, {"simulator": {"compile": False}}
+    )
+    assert {k: again[-1][k] for k in OBJECTIVES} == {k: rows[0][k] for k in OBJECTIVES}
 
 
 def test_stored_front_of_the_default_scenario_is_a_real_sweep() -> None:
-    from eomctl.pareto import stored_front
+    from eomctl.evaluation.eez import stored_front
 
     rows = stored_front("eomctl/FastCharge-v0")
     assert len(rows) >= 8 and {row["family"] for row in rows} >= {"cccv", "multistage", "optimal"}
@@ -281,9 +279,7 @@ def test_stored_front_of_the_default_scenario_is_a_real_sweep() -> None:
 
 
 def test_malformed_stored_front_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import eomctl.pareto as pareto
-
     (tmp_path / "Broken-v0.csv").write_text("family,spec,charge_time_s\ncccv,x,abc\n", encoding="utf-8")
-    monkeypatch.setattr(pareto, "FRONTS_DIR", tmp_path)
+    monkeypatch.setattr(eez, "FRONTS_DIR", tmp_path)
     with pytest.raises(ConfigError, match="malformed"):
-        pareto.stored_front("eomctl/Broken-v0")
+        eez.stored_front("eomctl/Broken-v0")

@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 from test_datasets import data_cache  # noqa: F401  (the session's fetched data cache)
 
-from eomctl.errors import EomctlError
-from eomctl.features import cross_predict, fit_ridge, life_exponent, q_of_v, rmse, severson_log_var
-from eomctl.fleet import PLANS, FleetPlan, _diagnostic, fleet_task, fleet_tasks
-from eomctl.prognostics import crossing_cycle, evaluate_real, fleet_sample, score
+from eomctl.analytics.features import cross_predict, fit_ridge, life_exponent, q_of_v, rmse, severson_log_var
+from eomctl.analytics.prognostics import crossing_cycle, evaluate_real, fleet_sample, score
+from eomctl.core.errors import EomctlError
+from eomctl.lifetime.fleet import PLANS, FleetPlan, _diagnostic, fleet_task, fleet_tasks
 
 
 def _eomctl(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "eomctl.cli", *args], capture_output=True, text=True, timeout=900, check=False
+        [sys.executable, "-m", "eomctl.cli.main", *args], capture_output=True, text=True, timeout=900, check=False
     )
 
 
@@ -115,7 +115,7 @@ def test_tiny_fleet_cell_runs_and_yields_features() -> None:
 
 
 def test_diagnostic_leaves_the_cell_as_it_found_it() -> None:
-    from eomctl.lifetime import LifetimeConfig, build_simulator
+    from eomctl.lifetime.engine import LifetimeConfig, build_simulator
 
     sim = build_simulator(LifetimeConfig(model="SPM", cell="LGM50"))
     sim.reset(soc=0.0, ambient_k=298.15)

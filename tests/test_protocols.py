@@ -14,10 +14,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from eomctl.env import ChargingEnv
-from eomctl.errors import ConfigError
-from eomctl.evaluation import rollout
-from eomctl.protocols import CCCV, EnvContext, Policy, Rate, TrainedPolicy, parse_policy, parse_rate, policy_spec
+from eomctl.charging.env import ChargingEnv
+from eomctl.core.errors import ConfigError
+from eomctl.evaluation.evaluate import measure_episode
+from eomctl.policies.baselines import CCCV, Rate
+from eomctl.policies.protocol import EnvContext, Policy
+from eomctl.policies.specs import parse_policy, parse_rate, policy_spec
+from eomctl.policies.trained import TrainedPolicy
 
 QUICK = {
     "simulator": {"compile": False, "degradation": False},
@@ -122,7 +125,7 @@ def test_reset_limits_are_validated(env: ChargingEnv, limits: dict[str, float], 
 
 # ------------------------------------------------------------------------------------------------ behaviour
 def test_cccv_holds_vmax_then_stops_at_the_cutoff(env: ChargingEnv) -> None:
-    metrics, rows = rollout(parse_policy("cccv:rate=1C,vmax=4.1,cutoff=C/5"), env, seed=0, record=True)
+    metrics, rows = measure_episode(parse_policy("cccv:rate=1C,vmax=4.1,cutoff=C/5"), env, seed=0, record=True)
     assert rows is not None and metrics.stopped_by == "policy" and not metrics.reached_target
     first_cv = next(i for i, r in enumerate(rows) if r["limited"])
     np.testing.assert_allclose([r["c_rate"] for r in rows[1:first_cv]], 1.0, rtol=1e-6)
@@ -140,7 +143,9 @@ def test_ccco_holds_the_anode_margin_once_it_binds(env: ChargingEnv) -> None:
 
 
 def test_multistage_switches_at_its_soc_thresholds(env: ChargingEnv) -> None:
-    metrics, rows = rollout(parse_policy("multistage:rates=1.5C/1.2C/0.8C,switch_soc=0.6/0.7"), env, 0, record=True)
+    metrics, rows = measure_episode(
+        parse_policy("multistage:rates=1.5C/1.2C/0.8C,switch_soc=0.6/0.7"), env, 0, record=True
+    )
     assert rows is not None and metrics.reached_target
     for threshold, before_c, after_c in ((0.6, 1.5, 1.2), (0.7, 1.2, 0.8)):
         past = next(i for i, r in enumerate(rows) if r["soc"] >= threshold)  # the state the switch is decided on

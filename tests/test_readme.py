@@ -1,4 +1,4 @@
-"""README's results blocks (eomctl.readme): rendering from results files; README itself in step with results/."""
+"""Results blocks (eomctl.reproduce.readme): rendering from results files; README and docs/ in step with results/."""
 
 from __future__ import annotations
 
@@ -7,9 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from eomctl.errors import ConfigError
-from eomctl.readme import BlockSpec, block_files, missing_files, render, stale_blocks, sync_readme, sync_text
-from eomctl.reproduce import REPO_ROOT
+from eomctl.core.errors import ConfigError
+from eomctl.core.resources import REPO_ROOT
+from eomctl.reproduce.readme import (
+    BlockSpec,
+    block_files,
+    documents,
+    missing_files,
+    render,
+    stale_blocks,
+    sync_readme,
+    sync_text,
+)
 
 
 @pytest.fixture
@@ -58,11 +67,16 @@ def test_sync_rewrites_stale_blocks_only(results: Path, tmp_path: Path) -> None:
     assert sync_readme(readme, results) == [] and sync_text(text, results) == text
 
 
-def test_readme_shows_what_the_reproduce_command_wrote() -> None:
-    """Every measured figure in README sits in a results block equal to what its file in results/ renders
-    (regenerate both together: ``eomctl reproduce`` re-renders README when it writes the repository's results/)."""
-    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    files = block_files(text)
-    assert "key_results_short.md" in files and len(files) >= 10
-    assert stale_blocks(text, REPO_ROOT / "results") == []
-    assert missing_files(text, REPO_ROOT / "results") == []  # the committed results/ hold every block's file
+def test_readme_and_docs_show_what_the_reproduce_command_wrote() -> None:
+    """Every measured figure in README and docs/ sits in a results block equal to what its file in results/ renders
+    (regenerate them together: ``eomctl reproduce`` re-renders the pages when it writes the repository's results/)."""
+    pages = documents(REPO_ROOT)
+    assert REPO_ROOT / "README.md" in pages and len(pages) > 10
+    assert "key_results_short.md" in block_files((REPO_ROOT / "README.md").read_text(encoding="utf-8"))
+    files = []
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        files += block_files(text)
+        assert stale_blocks(text, REPO_ROOT / "results") == [], page
+        assert missing_files(text, REPO_ROOT / "results") == [], page  # the committed results/ hold every file
+    assert len(files) >= 10

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eomctl.reproduce import KeyNumber, Part, PartResult, PartSkipped, reproduce
+from eomctl.reproduce.part import KeyNumber, Part, PartResult, PartSkipped
+from eomctl.reproduce.runner import reproduce
 
 BROWSERS = ("chromium", "chromium-browser")
 # Appended to a copy of the report: after load, write how many images decoded (complete and with a width).
@@ -36,13 +37,13 @@ def _chromium() -> str:
 
 
 def _figure_part(name: str, colour: str) -> Part:
-    def function(out_dir: Path, quick: bool) -> PartResult:
+    def function(out_dir: Path, quick: bool, executor: str) -> PartResult:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from eomctl.plots import save_figure
+        from eomctl.plotting.figures import save_figure
 
         files = []
         for k in range(2):
@@ -55,7 +56,7 @@ def _figure_part(name: str, colour: str) -> Part:
     return Part(name, f"Stand-in {name}", function, quick_budget="stand-in: 2 figures", full_budget="stand-in")
 
 
-def _skipped(out_dir: Path, quick: bool) -> PartResult:
+def _skipped(out_dir: Path, quick: bool, executor: str) -> PartResult:
     raise PartSkipped("stand-in reason")
 
 

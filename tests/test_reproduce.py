@@ -8,23 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eomctl import io as eomctl_io
-from eomctl.cli import build_parser
-from eomctl.errors import ConfigError
-from eomctl.report import STAMP_HEIGHT_PX
-from eomctl.reproduce import (
-    REGISTRY,
-    KeyNumber,
-    Part,
-    PartResult,
-    PartSkipped,
-    completed_record,
-    registered,
-    reproduce,
-    run_part,
-    write_summaries,
-)
-from eomctl.reproduce_parts import KEY_ROWS
+from eomctl.cli.main import build_parser
+from eomctl.core import io as eomctl_io
+from eomctl.core.errors import ConfigError
+from eomctl.reproduce.part import KeyNumber, Part, PartResult, PartSkipped
+from eomctl.reproduce.parts import KEY_ROWS
+from eomctl.reproduce.report import STAMP_HEIGHT_PX
+from eomctl.reproduce.runner import completed_record, registered, reproduce, run_part, write_summaries
 
 
 def _png(path: Path) -> Path:
@@ -46,18 +36,18 @@ class StandIn:
     def __init__(self, key: str = "speedup_spme_x", value: float = 12.5) -> None:
         self.calls, self.key, self.value = 0, key, value
 
-    def __call__(self, out_dir: Path, quick: bool) -> PartResult:
+    def __call__(self, out_dir: Path, quick: bool, executor: str) -> PartResult:
         self.calls += 1
         figure = _png(out_dir / "standin.png")
         table = {"performance": [{"benchmark": "stand-in", "case": "x", "eomctl_value": 1.0, "reference_value": 2.0}]}
         return PartResult("stand-in paragraph", [figure], table, {self.key: KeyNumber(self.value, "x", "stand-in")})
 
 
-def _fails(out_dir: Path, quick: bool) -> PartResult:
+def _fails(out_dir: Path, quick: bool, executor: str) -> PartResult:
     raise RuntimeError("stand-in failure 42")
 
 
-def _skips(out_dir: Path, quick: bool) -> PartResult:
+def _skips(out_dir: Path, quick: bool, executor: str) -> PartResult:
     raise PartSkipped("no stand-in input file")
 
 
@@ -150,7 +140,7 @@ def test_part_without_its_key_says_not_measured(tmp_path: Path) -> None:
 
 
 def test_a_caveat_stays_beside_its_number(tmp_path: Path) -> None:
-    def life(out_dir: Path, quick: bool) -> PartResult:
+    def life(out_dir: Path, quick: bool, executor: str) -> PartResult:
         number = KeyNumber(-1.2, "%", "long how", caveat="NOT at matched charge time")
         return PartResult("stand-in", key_numbers={"lifetime_extension_pct_nmc": number})
 
@@ -161,7 +151,7 @@ def test_a_caveat_stays_beside_its_number(tmp_path: Path) -> None:
 
 
 def test_numpy_key_numbers_are_written_as_json(tmp_path: Path) -> None:
-    def counts(out_dir: Path, quick: bool) -> PartResult:
+    def counts(out_dir: Path, quick: bool, executor: str) -> PartResult:
         return PartResult("stand-in", key_numbers={"n": KeyNumber(np.int64(3), "", "a NumPy integer")})
 
     assert run_part(Part("counts", "Stand-in", counts), tmp_path, quick=True)["status"] == "ok"
@@ -206,15 +196,15 @@ def test_unknown_part_and_executor_are_rejected(tmp_path: Path) -> None:
 
 
 def test_registry_holds_every_part(tmp_path: Path) -> None:
-    registered()  # imports the built-in parts
+    parts = registered()
     names = {"performance", "protocols", "pareto", "policy", "lifetime", "analytics", "bridge", "prognostics"}
-    assert names | {"training", "validation", "cold_life"} <= set(REGISTRY)
-    assert {row.part for row in KEY_ROWS} <= set(REGISTRY)
-    assert REGISTRY["training"].exclusive  # a timing never runs beside another part
+    assert names | {"training", "validation", "cold_life"} <= set(parts)
+    assert {row.part for row in KEY_ROWS} <= set(parts)
+    assert parts["training"].exclusive  # a timing never runs beside another part
 
 
 def test_policy_part_without_a_policy_file_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import eomctl.reproduce_charging as charging
+    import eomctl.reproduce.charging as charging
 
     monkeypatch.setattr(charging, "POLICY_FILES", {"nmc": "agents/no_such_policy.zip"})
     record = run_part(registered()["policy"], tmp_path, quick=True)

@@ -15,11 +15,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eomctl.errors import ConfigError
-from eomctl.io import read_csv
-from eomctl.protocols import CCCV
-from eomctl.rollout import COLUMNS, NormalizedPolicy, evaluate_run, load_agent, make_env, rollout, run_episode
-from eomctl.train import TrainConfig, train
+from eomctl.core.errors import ConfigError
+from eomctl.core.io import read_csv
+from eomctl.evaluation.rollout import COLUMNS, by_episode, make_env, rollout, run_episode
+from eomctl.plotting.traces import plot_traces
+from eomctl.policies.baselines import CCCV
+from eomctl.policies.specs import parse_policy
+from eomctl.policies.trained import NormalizedPolicy, load_agent
+from eomctl.training.final_evaluation import evaluate_run
+from eomctl.training.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
 CHEAP = {"simulator": {"model": "SPM", "thermal": "isothermal", "degradation": False, "compile": False}}
@@ -47,7 +51,8 @@ def header(path: Path) -> list[str]:
 
 def test_rollout_of_a_run_folder_writes_exactly_the_columns(run_dir: Path, tmp_path: Path) -> None:
     out, plot = tmp_path / "r.csv", tmp_path / "r.png"
-    columns = rollout(run_dir, episodes=2, seed=3, out=out, plot=plot)
+    rows = rollout(run_dir, episodes=2, seed=3, out=out)
+    plot_traces(by_episode(rows), plot, "rollout")
     assert header(out) == list(COLUMNS)
     data = read_csv(out)
     assert set(data["episode"]) == {0, 1} and plot.stat().st_size > 0
@@ -56,7 +61,7 @@ def test_rollout_of_a_run_folder_writes_exactly_the_columns(run_dir: Path, tmp_p
         np.testing.assert_array_equal(data["step"][rows], np.arange(1, rows.sum() + 1))
         assert np.all(np.diff(data["time_s"][rows]) > 0) and np.all(np.diff(data["entropy_j_per_k"][rows]) > 0)
     assert np.all((data["action"] >= -1) & (data["action"] <= 1)) and np.all(np.isfinite(data["reward"]))
-    assert len(columns["step"]) == len(data["step"])
+    assert len(rows) == len(data["step"])
 
 
 def test_run_folder_and_model_files_bring_their_normalisation(run_dir: Path) -> None:
@@ -81,16 +86,18 @@ def test_run_folder_and_model_files_bring_their_normalisation(run_dir: Path) -> 
 def test_baseline_spec_rollout_is_bound_and_limited(tmp_path: Path) -> None:
     env = make_env("eomctl/FastCharge-v0", CHEAP)
     try:
-        rows = run_episode(load_agent("cccv:rate=2C,vmax=4.1,cutoff=C/20"), env, seed=0)
+        rows = run_episode(parse_policy("cccv:rate=2C,vmax=4.1,cutoff=C/20"), env, seed=0)
     finally:
         env.close()
-    assert isinstance(load_agent("cccv:rate=2C"), CCCV)
+    assert isinstance(parse_policy("cccv:rate=2C"), CCCV)
     assert max(r["voltage_v"] for r in rows) <= 4.1 + 1e-3  # the CC-CV's own CV voltage, not the cell's 4.2 V
     assert rows[0]["current_a"] == pytest.approx(2.0 * 5.0, rel=0.05) and rows[-1]["success"]
 
 
 def test_unknown_agent_is_named() -> None:
     with pytest.raises(ConfigError, match="unknown protocol"):
+        parse_policy("runs/does-not-exist")
+    with pytest.raises(ConfigError, match="not found"):
         load_agent("runs/does-not-exist")
 
 
@@ -114,14 +121,6 @@ def test_final_evaluation_writes_table_and_plot(run_dir: Path) -> None:
     assert (run_dir / "best_model.zip").is_file() and record["policy"].endswith("best_model.zip")
 
 
-def test_final_evaluation_degrades_without_the_evaluation_module(
-    run_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setitem(sys.modules, "eomctl.evaluation", None)  # import now raises ImportError
-    assert evaluate_run(run_dir, episodes=1) is None
-    assert "final evaluation skipped" in capsys.readouterr().out
-
-
 # ------------------------------------------------------------------------------------ the shipped pretrained policy
 SHIPPED = "agents/ppo_FastCharge-v0.zip"
 
@@ -138,7 +137,7 @@ def test_shipped_policy_rolls_out_from_any_folder_and_matches_its_summary(tmp_pa
     out = tmp_path / "shipped.csv"
     args = ["rollout", "--agent", SHIPPED, "--env", "eomctl/FastCharge-v0", "--episodes", "1", "--out", str(out)]
     subprocess.run(
-        [sys.executable, "-m", "eomctl.cli", *args],
+        [sys.executable, "-m", "eomctl.cli.main", *args],
         check=True,
         cwd=tmp_path,  # not the checkout: agents/ is found beside the package
         capture_output=True,

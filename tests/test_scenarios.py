@@ -9,22 +9,17 @@ import gymnasium
 import pytest
 
 import eomctl
-from eomctl.errors import ConfigError
-from eomctl.scenarios import (
-    Scenario,
-    load_scenario,
-    register_scenarios,
-    scenario_dirs,
-    scenario_from_dict,
-    scenario_paths,
-)
+from eomctl.charging.registry import register_scenarios
+from eomctl.charging.scenarios import Scenario, load_scenario, scenario_from_dict
+from eomctl.core.errors import ConfigError
+from eomctl.core.resources import data_folders, scenario_paths
 
 REQUIRED = ("FastCharge", "ColdCharge", "Deadline", "AgedCell", "LFPFastCharge")
 
 
 def test_required_scenarios_ship() -> None:
     assert set(REQUIRED) <= set(scenario_paths())
-    assert scenario_dirs()[0].name == "envs"
+    assert data_folders("envs", "scenarios_data")[0].name == "envs"
 
 
 @pytest.mark.parametrize("name", REQUIRED)
@@ -135,7 +130,7 @@ def test_register_scenarios_is_idempotent_and_make_works() -> None:
     assert register_scenarios() == first
     assert {f"eomctl/{n}-v0" for n in REQUIRED} <= set(first)
     spec = gymnasium.spec("eomctl/FastCharge-v0")
-    assert spec.entry_point == "eomctl.env:ChargingEnv" and spec.kwargs == {"scenario": "FastCharge"}
+    assert spec.entry_point == "eomctl.charging.env:ChargingEnv" and spec.kwargs == {"scenario": "FastCharge"}
     assert spec.max_episode_steps is None  # the env truncates itself at its time limit
 
 

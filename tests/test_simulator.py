@@ -6,10 +6,10 @@ import numpy as np
 import pybamm
 import pytest
 
-from eomctl.cells import load_cell
-from eomctl.errors import ConfigError
-from eomctl.experiment import run_protocol
-from eomctl.simulator import CellSimulator, SimulatorConfig
+from eomctl.cell.catalogue import load_cell
+from eomctl.cell.experiment import run_protocol
+from eomctl.cell.simulator import CellSimulator, SimulatorConfig
+from eomctl.core.errors import ConfigError
 
 CHARGE_CCCV = ["Charge at 1C until 4.2 V", "Hold at 4.2 V until C/20", "Rest for 30 minutes"]
 

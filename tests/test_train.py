@@ -18,8 +18,8 @@ import torch
 import yaml
 from stable_baselines3.common.callbacks import BaseCallback
 
-from eomctl.errors import ConfigError
-from eomctl.train import (
+from eomctl.core.errors import ConfigError
+from eomctl.training.train import (
     ALGORITHMS,
     OFF_POLICY,
     TrainConfig,
@@ -175,7 +175,7 @@ def test_same_seed_reproduces_the_first_updates(tmp_path: Path) -> None:
 def test_solver_failures_end_episodes_not_the_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every 40th integrator call raises as CVODES does (``CellSimulator._integrate``'s contract): the env flags a
     solver failure and ends the episode, and training still runs to its budget."""
-    from eomctl.simulator import CellSimulator
+    from eomctl.cell.simulator import CellSimulator
 
     original, calls = CellSimulator._integrate, {"n": 0}
 

@@ -1,0 +1,276 @@
+"""Compile a discretised PyBaMM model into CasADi functions: one step integrator, its outputs and initial state.
+
+PyBaMM's expression trees (right-hand side, algebraic equations, initial conditions, output variables) are converted
+to CasADi once. The integrator runs over a normalised step ``tau in [0, 1]`` whose length ``dt_s`` is the last
+parameter, so one object serves every step length; entropy production ``I_ch (V - U_bulk) / T`` (Bernardi et al.,
+J. Electrochem. Soc. 132 (1985) 5), energy, free energy, irreversible heat and charge are its quadratures. A fused
+function integrates and evaluates the end state's outputs in one compiled call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import weakref
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import casadi
+import pybamm
+
+from eomctl.core.constants import SECONDS_PER_HOUR
+
+CURRENT_INPUT = "Current function [A]"
+CURRENT_START_INPUT = "Step start current [A]"
+CURRENT_SLOPE_INPUT = "Step current slope [A.s-1]"
+AMBIENT_INPUT = "Ambient temperature [K]"
+INITIAL_T_INPUT = "Initial temperature [K]"
+C_N_INPUT = "Initial concentration in negative electrode [mol.m-3]"
+C_P_INPUT = "Initial concentration in positive electrode [mol.m-3]"
+# The applied current within a step is I(t) = I_start + slope * t (t from the step start): constant for ordinary
+# steps, a ramp for voltage holds, so the current stays continuous through a CV phase.
+BASE_INPUTS = (CURRENT_START_INPUT, CURRENT_SLOPE_INPUT, AMBIENT_INPUT, INITIAL_T_INPUT, C_N_INPUT, C_P_INPUT)
+
+# Quadratures integrated over every step, in this order (units of the integral in brackets).
+QUADRATURES = (
+    "entropy_j_per_k",  # Sigma = int I_ch (V - U_bulk) / T dt   [J/K]
+    "energy_in_j",  # E_in = int I_ch V dt                   [J]
+    "free_energy_j",  # DeltaG = int I_ch U_bulk dt          [J]
+    "heat_irr_j",  # Q_irr = int I_ch (V - U_bulk) dt        [J]
+    "t_weighted_entropy_j",  # int T dSigma (equals Q_irr by construction; kept separate for the balance report) [J]
+    "charge_in_ah",  # int I_ch dt / 3600                      [A.h]
+)
+
+# Per-mechanism overpotentials whose sum is V - U_bulk (PHYSICS.md section 1).
+MECHANISM_VARIABLES = {
+    "reaction": "X-averaged battery reaction overpotential [V]",
+    "particle_diffusion": "Battery particle concentration overpotential [V]",
+    "electrolyte_concentration": "X-averaged battery concentration overpotential [V]",
+    "electrolyte_ohmic": "X-averaged battery electrolyte ohmic losses [V]",
+    "solid_ohmic": "X-averaged battery solid phase ohmic losses [V]",
+}
+
+# Scalar outputs read at the end of every step: eomctl name -> PyBaMM variable.
+CORE_OUTPUTS = {
+    "voltage_v": "Voltage [V]",
+    "ocv_v": "Bulk open-circuit voltage [V]",
+    "temperature_k": "Volume-averaged cell temperature [K]",
+    "x_avg": "Average negative particle stoichiometry",
+    # phi_s - phi_e at the negative electrode / separator interface: lithium plates where this is below 0 V vs Li/Li+.
+    "anode_potential_v": "Negative electrode surface potential difference at separator interface [V]",
+    # Bounds of the surface stoichiometries: a state outside [0, 1] is unphysical even if the integrator accepted it.
+    "x_surf_min": "Minimum negative particle surface stoichiometry",
+    "x_surf_max": "Maximum negative particle surface stoichiometry",
+    "y_surf_min": "Minimum positive particle surface stoichiometry",
+    "y_surf_max": "Maximum positive particle surface stoichiometry",
+}
+DEGRADATION_OUTPUTS = {
+    "lli_pct": "Loss of lithium inventory [%]",
+    "sei_ah": "Loss of capacity to negative SEI [A.h]",
+    "plating_ah": "Loss of capacity to negative lithium plating [A.h]",
+    "lam_neg_pct": "Loss of active material in negative electrode [%]",
+    "lam_pos_pct": "Loss of active material in positive electrode [%]",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledModel:
+    """The CasADi functions of one discretised model (see :func:`compile_model`)."""
+
+    n_x: int
+    n_z: int
+    dae: dict[str, casadi.MX]
+    integrator: casadi.Function
+    fused: casadi.Function
+    y0_function: casadi.Function
+    outputs_function: casadi.Function
+    output_names: tuple[str, ...]
+    quadrature_names: tuple[str, ...]
+    mechanism_names: tuple[str, ...]
+    interpolants_as_pchip: frozenset[str]
+    expanded: bool
+
+
+def _expand(function: casadi.Function) -> casadi.Function:
+    """An SX copy of ``function`` (faster to evaluate) where CasADi can make one, else ``function`` itself."""
+    try:
+        return function.expand()
+    except RuntimeError:
+        return function
+
+
+@contextlib.contextmanager
+def _working_directory(path: str | None) -> Iterator[None]:
+    """Run the block in ``path`` (no change when None)."""
+    if path is None:
+        yield
+        return
+    previous = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+def _compiler_available() -> bool:
+    return shutil.which("gcc") is not None or shutil.which("cc") is not None
+
+
+def compile_model(
+    built: pybamm.BaseModel,
+    input_names: Sequence[str],
+    *,
+    rtol: float,
+    atol: float,
+    compile_c: bool | None,
+    degradation_outputs: bool,
+    mechanism_split: bool,
+) -> CompiledModel:
+    """Convert a built (processed and discretised) PyBaMM model into a :class:`CompiledModel`.
+
+    Parameters
+    ----------
+    built : pybamm.BaseModel
+        The model after ``pybamm.Simulation.build``; its input parameters are ``input_names`` in that order.
+    input_names : sequence of str
+        Input parameters, the first two being the step start current and slope (PyBaMM sign: positive discharges).
+    rtol, atol : float
+        CVODES/IDAS tolerances.
+    compile_c : bool or None
+        JIT-compile with the system C compiler (None: when one is found).
+    degradation_outputs, mechanism_split : bool
+        Also output the degradation variables; also integrate the per-mechanism entropy production.
+    """
+    n_x, n_z = int(built.len_rhs), int(built.len_alg)
+    t = casadi.MX.sym("t")
+    x = casadi.MX.sym("x", n_x)
+    z = casadi.MX.sym("z", n_z)
+    y = casadi.vertcat(x, z)
+    p_syms = {name: casadi.MX.sym(name) for name in input_names}
+    p = casadi.vertcat(*p_syms.values())
+    cache: dict[Any, Any] = {}
+
+    as_pchip: set[str] = set()
+
+    def convert(symbol: pybamm.Symbol) -> casadi.MX:
+        # CasADi 3.8's B-spline (PyBaMM's "cubic" data interpolant, e.g. OKane2022's graphite OCP) fails under
+        # differentiation; PyBaMM's "pchip" conversion is an explicit C1 piecewise cubic through the same points.
+        for node in symbol.pre_order():
+            if isinstance(node, pybamm.Interpolant) and node.interpolator == "cubic" and node.dimension == 1:
+                node.interpolator = "pchip"
+                as_pchip.add(node.name)
+        return symbol.to_casadi(t, y, inputs=p_syms, casadi_symbols=cache)
+
+    def variable(name: str) -> casadi.MX:
+        return convert(built.get_processed_variable(name))
+
+    rhs = convert(built.concatenated_rhs)
+    alg = convert(built.concatenated_algebraic) if n_z else None
+    y0 = convert(built.concatenated_initial_conditions)
+
+    outputs = dict(CORE_OUTPUTS)
+    if degradation_outputs:
+        outputs.update(DEGRADATION_OUTPUTS)
+    output_names = tuple(outputs)
+    out_exprs = [variable(v) for v in outputs.values()]
+
+    voltage, ocv, temperature = out_exprs[0], out_exprs[1], out_exprs[2]
+    current_ch = -variable("Current [A]")
+    loss = voltage - ocv
+    quads = [
+        current_ch * loss / temperature,
+        current_ch * voltage,
+        current_ch * ocv,
+        current_ch * loss,
+        current_ch * loss,
+        current_ch / SECONDS_PER_HOUR,
+    ]
+    mechanism_names: tuple[str, ...] = ()
+    if mechanism_split:
+        mechanism_names = tuple(MECHANISM_VARIABLES)
+        quads += [current_ch * variable(v) / temperature for v in MECHANISM_VARIABLES.values()]
+    quad = casadi.vertcat(*quads)
+
+    # Normalised time: tau in [0, 1], physical t = tau * dt_s, so one integrator serves every step length.
+    tau, dt = casadi.MX.sym("tau"), casadi.MX.sym("dt_s")
+    scaled_rhs, scaled_quad = casadi.substitute([rhs * dt, quad * dt], [t], [tau * dt])
+    dae: dict[str, casadi.MX] = {
+        "t": tau,
+        "x": x,
+        "p": casadi.vertcat(p, dt),
+        "ode": scaled_rhs,
+        "quad": scaled_quad,
+    }
+    # Trial currents of a limit search may drive the model out of range; those failures are handled, not printed.
+    options: dict[str, Any] = {
+        "abstol": atol,
+        "reltol": rtol,
+        "expand": True,
+        "show_eval_warnings": False,
+    }
+    if n_z:
+        assert alg is not None
+        dae["z"], dae["alg"] = z, casadi.substitute(alg, t, tau * dt)
+        options["linear_solver"] = "csparse"
+    compile_c = compile_c if compile_c is not None else _compiler_available()
+    jit_options: dict[str, Any] = {}
+    if compile_c:
+        # CasADi writes the generated C and the shared object into this folder (not the working directory).
+        jit_dir = tempfile.mkdtemp(prefix="eomctl_jit_")
+        jit_options = {"flags": ["-O1"], "verbose": False, "directory": jit_dir}
+        options.update(
+            {
+                "jit": True,
+                "compiler": "shell",
+                "jit_options": jit_options,
+                "jit_name": "eomctl_jit",
+                "jit_cleanup": False,
+            }
+        )
+    plugin = "idas" if n_z else "cvodes"
+    # Some of CasADi's generated sources ignore the "directory" option: build inside the JIT folder.
+    with _working_directory(jit_options["directory"] if compile_c else None):
+        try:
+            integrator = casadi.integrator("eomctl_step", plugin, dae, 0.0, 1.0, options)
+        except RuntimeError:
+            # Data interpolants (B-splines) cannot be expanded to SX: keep the MX graph.
+            options["expand"] = False
+            integrator = casadi.integrator("eomctl_step", plugin, dae, 0.0, 1.0, options)
+    expanded = bool(options["expand"])
+    # One call that integrates and evaluates the end state's outputs (inputs re-expressed as a constant current).
+    x_in, z_in = casadi.MX.sym("x_in", n_x), casadi.MX.sym("z_in", n_z)
+    p_in, dt_in = casadi.MX.sym("p_in", p.numel()), casadi.MX.sym("dt_in")
+    call: dict[str, casadi.MX] = {"x0": x_in, "p": casadi.vertcat(p_in, dt_in)}
+    if n_z:
+        call["z0"] = z_in
+    sol = integrator(**call)
+    z_end = sol["zf"] if n_z else z_in
+    p_end = casadi.vertcat(p_in[0] + p_in[1] * dt_in, 0.0, p_in[2:])
+    y0_function = _expand(casadi.Function("y0", [p], [casadi.substitute(y0, t, 0.0)]))
+    # Outputs are read at a step's end from inputs re-expressed as a constant current (see _integrate), so t = 0.
+    outputs_expr = casadi.substitute(casadi.vertcat(*out_exprs), t, 0.0)
+    outputs_function = _expand(casadi.Function("outputs", [x, z, p], [outputs_expr]))
+    small = casadi.vertcat(sol["qf"], outputs_function(sol["xf"], z_end, p_end), casadi.sum1(sol["xf"]))
+    fused = casadi.Function("step", [x_in, z_in, p_in, dt_in], [sol["xf"], z_end, small])
+    quadrature_names = QUADRATURES + tuple(f"mechanism_{m}" for m in mechanism_names)
+    compiled = CompiledModel(
+        n_x=n_x,
+        n_z=n_z,
+        dae=dict(dae),
+        integrator=integrator,
+        fused=fused,
+        y0_function=y0_function,
+        outputs_function=outputs_function,
+        output_names=output_names,
+        quadrature_names=quadrature_names,
+        mechanism_names=mechanism_names,
+        interpolants_as_pchip=frozenset(as_pchip),
+        expanded=expanded,
+    )
+    if compile_c:
+        weakref.finalize(compiled, shutil.rmtree, jit_options["directory"], True)
+    return compiled

@@ -1,0 +1,38 @@
+"""``eomctl compare-life``: cycles to end of life of a policy against CC-CV at matched charge time."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from eomctl.cli.lifetime import add_experiment_arguments, config_from_args
+from eomctl.core.io import write_json
+from eomctl.lifetime.compare import compare_life
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``eomctl compare-life --policy <p> --baseline cccv:...``."""
+    p = subparsers.add_parser("compare-life", help="cycles to end of life of a policy vs CC-CV at matched charge time")
+    p.add_argument("--policy", required=True, help="policy spec (e.g. ccco:rate=2C,margin=0.05) or model .zip")
+    p.add_argument("--baseline", default="cccv:vmax=4.2,cutoff=C/20", help="baseline spec; a cccv's rate is matched")
+    p.add_argument("--no-match", action="store_true", help="run the baseline as given (no charge-time matching)")
+    add_experiment_arguments(p)
+    p.add_argument("--out", default=None, help="JSON file to write the comparison to")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``eomctl compare-life``: prints both runs with their charge times and the extension."""
+    config = config_from_args(args, args.policy)
+    out = compare_life(args.policy, args.baseline, config, match=not args.no_match)
+    for role in ("policy", "baseline"):
+        r = out[role]
+        eol = f"EOL at cycle {r['eol_cycle']:.0f}" if r["eol_cycle"] else f"no EOL by cycle {r['cycles']}"
+        print(f"{role:8s} {r['spec']}: charge time {r['charge_time_s']:.0f} s, {eol}, final SOH {r['final_soh']}")
+    ext = out["extension_pct"]
+    note = "" if out["matched"] else " (baseline NOT matched in charge time)"
+    print(f"lifetime extension: {ext:+.1f} %{note}" if ext is not None else f"extension: n/a (EOL not reached){note}")
+    if args.out:
+        write_json(args.out, out)
+    return 0

@@ -1,0 +1,189 @@
+"""Lifetime comparisons: extension over CC-CV at matched charge time, and sweeps over policies x cells x temperatures.
+
+A lifetime gain only means something at equal charge time (PHYSICS.md section 5: charge time is the dominant lever),
+so :func:`compare_life` runs a CC-CV baseline whose rate is matched to the policy's first charge
+(:func:`matched_cccv_rate`) and states both charge times next to the cycles to end of life. :func:`sweep_lifetime`
+runs many lifetimes through :func:`eomctl.core.executor.run_tasks`, the executor of the Pareto sweeps (local processes
+by default, a Ray cluster when given).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from eomctl.core.executor import run_tasks
+from eomctl.lifetime.cycling import bind_policy, charge_with_policy
+from eomctl.lifetime.engine import LifetimeConfig, LifetimeResult, LifetimeRun, build_simulator, run_lifetime
+from eomctl.policies.baselines import CCCV, Rate
+from eomctl.policies.specs import parse_policy, policy_spec
+
+if TYPE_CHECKING:
+    from eomctl.cell.simulator import CellSimulator
+    from eomctl.policies.baselines import CCCV
+
+DEFAULT_BASELINE = "cccv:vmax=4.2,cutoff=C/20"  # its rate is matched to the policy's charge time
+
+
+def matched_cccv_rate(
+    config: LifetimeConfig,
+    target_time_s: float,
+    rtol: float = 0.01,
+    simulator: CellSimulator | None = None,
+    template: CCCV | None = None,
+) -> tuple[float, float]:
+    """The CC-CV C-rate whose first charge (fresh empty cell, same target, limits, dt) takes ``target_time_s``.
+
+    Matching is done on the lifetime's own charge (from empty to the target), not on the env's episodes
+    (:func:`eomctl.evaluation.evaluate.matched_time_cccv` starts at the scenario's 10-20 % SOC). Charge time falls with
+    the rate until the CV phase dominates, so Brent's method on log(rate) is used within [0.1C, c_rate_max]; a target
+    out of reach returns the nearest end. ``template`` gives the CV voltage and cut-off (default: ``cccv``'s defaults).
+    Returns ``(rate_c, charge_time_s)``.
+    """
+    from scipy.optimize import brentq
+
+    run = LifetimeRun(dataclasses.replace(config, policy="cccv:rate=1C"), simulator=simulator)
+    fresh = run.sim.state
+    template = template if template is not None else CCCV()
+    times: dict[float, float] = {}
+
+    def charge_time(rate_c: float) -> float:
+        if rate_c not in times:
+            run.sim.restore(fresh)
+            policy = bind_policy(dataclasses.replace(template, rate=Rate(rate_c)), run.adapter)
+            phase = charge_with_policy(run.sim, run.adapter, policy, run.target_soc, 1.0, config.charge_time_limit_s)
+            times[rate_c] = phase.duration_s
+        return times[rate_c]
+
+    lo, hi = math.log(0.1), math.log(run.scenario.c_rate_max)
+
+    def gap(log_rate: float) -> float:
+        return charge_time(math.exp(log_rate)) / target_time_s - 1.0
+
+    if gap(hi) > 0 or gap(lo) < 0:
+        rate = math.exp(hi) if gap(hi) > 0 else math.exp(lo)
+        return rate, times[rate]
+    log_rate = brentq(gap, lo, hi, rtol=1e-3, xtol=rtol / 4)
+    rate = math.exp(log_rate)
+    return rate, charge_time(rate)
+
+
+def compare_life(
+    policy: str, baseline: str | None = DEFAULT_BASELINE, config: LifetimeConfig | None = None, match: bool = True
+) -> dict[str, Any]:
+    """Run ``policy`` and a baseline to end of life and report cycles to EOL and the extension, with charge times.
+
+    Parameters
+    ----------
+    policy : str
+        Policy spec or model path.
+    baseline : str, optional
+        Baseline spec. A CC-CV (``cccv:...``) gets its rate replaced by the one whose first charge takes as long as
+        the policy's (unless ``match`` is False); any other baseline runs as given. None: :data:`DEFAULT_BASELINE`.
+    config : LifetimeConfig, optional
+        Everything else (cell, ambient, discharge, EOL, cycle cap, fast mode).
+    match : bool
+        Match a CC-CV baseline's rate to the policy's charge time.
+
+    Returns
+    -------
+    dict
+        ``policy`` and ``baseline``: spec, first-cycle charge time [s], EOL cycle (None if not reached), final SOH,
+        cycles, cycles simulated, wall time [s]; ``matched`` (whether the baseline's rate was matched);
+        ``extension_pct = 100 (EOL_policy / EOL_baseline - 1)`` when both reached EOL, else None.
+    """
+
+    config = config or LifetimeConfig()
+    sim = build_simulator(config)  # one build for all runs: each run resets it to a fresh cell
+    mine = run_lifetime(dataclasses.replace(config, policy=policy), simulator=sim)
+    template = parse_policy(baseline or DEFAULT_BASELINE)
+    matched = match and type(template) is CCCV
+    if matched:
+        assert isinstance(template, CCCV)
+        rate_c, _ = matched_cccv_rate(config, first_charge_time(mine), simulator=sim, template=template)
+        template = dataclasses.replace(template, rate=Rate(round(rate_c, 4)))
+    theirs = run_lifetime(dataclasses.replace(config, policy=policy_spec(template)), simulator=sim)
+    eol_p, eol_b = mine.eol_cycle, theirs.eol_cycle
+    return {
+        "policy": summary(mine),
+        "baseline": summary(theirs),
+        "matched": matched,
+        "extension_pct": 100.0 * (eol_p / eol_b - 1.0) if eol_p and eol_b else None,
+    }
+
+
+def first_charge_time(result: LifetimeResult) -> float:
+    """Charge time of the first cycle of a lifetime run [s]."""
+    return next(r["charge_time_s"] for r in result.rows if not r["rpt"])
+
+
+def summary(result: LifetimeResult) -> dict[str, Any]:
+    """Spec, first and last charge time [s], EOL cycle, final SOH, final plating and LLI, cycles, cycles simulated
+    and wall time [s] of a run."""
+    rpts = [r for r in result.rows if r["rpt"]]
+    charges = [r for r in result.rows if not r["rpt"] and math.isfinite(r["charge_time_s"])]
+    return {
+        "spec": result.config.policy,
+        "charge_time_s": first_charge_time(result),
+        "last_charge_time_s": charges[-1]["charge_time_s"] if charges else None,
+        "eol_cycle": result.eol_cycle,
+        "final_soh": rpts[-1]["soh"] if rpts else None,
+        "plating_ah": result.rows[-1]["plating_ah"],
+        "lli_pct": result.rows[-1]["lli_pct"],
+        "cycles": int(result.rows[-1]["cycle"]),
+        "cycles_simulated": result.cycles_simulated,
+        "wall_s": result.wall_s,
+    }
+
+
+def lifetime_task(config: Mapping[str, Any], csv_path: str | None = None) -> dict[str, Any]:
+    """One sweep task (top level, picklable, JSON in and out): run a lifetime, write its CSV, return a summary."""
+    fields = dict(config)
+    fields["cell_overrides"] = tuple(tuple(pair) for pair in fields.get("cell_overrides", ()))
+    result = run_lifetime(LifetimeConfig(**fields))
+    if csv_path is not None:
+        result.write_csv(csv_path)
+    out = summary(result)
+    out.update(cell=result.config.cell, ambient_c=result.config.ambient_c, csv=csv_path)
+    return out
+
+
+def sweep_lifetime(
+    policies: Sequence[str],
+    cells: Sequence[str],
+    ambients_c: Sequence[float],
+    base: LifetimeConfig | None = None,
+    out_dir: str | Path | None = None,
+    executor: str = "local",
+    max_workers: int | None = None,
+    checkpoint: str | Path | None = None,
+    ray_address: str | None = None,
+) -> list[dict[str, Any]]:
+    """Lifetimes of every policy x cell x ambient temperature through :func:`eomctl.core.executor.run_tasks`.
+
+    Each task writes ``<out_dir>/life_<i>.csv`` (when ``out_dir`` is given) and returns :func:`summary`'s dict plus
+    cell, ambient and CSV path, in the order policies x cells x ambients; ``checkpoint`` skips finished tasks on a
+    rerun; ``executor="ray"`` with ``ray_address`` runs on a Ray cluster.
+    """
+
+    base = base or LifetimeConfig()
+    kwargs_list = []
+    for i, (policy, cell, ambient_c) in enumerate((p, c, a) for p in policies for c in cells for a in ambients_c):
+        config = json.loads(json.dumps(dataclasses.asdict(dataclasses.replace(base, policy=policy, cell=cell))))
+        config["ambient_c"] = float(ambient_c)
+        csv = str(Path(out_dir) / f"life_{i:03d}.csv") if out_dir is not None else None
+        kwargs_list.append({"config": config, "csv_path": csv})
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+    return run_tasks(
+        lifetime_task,
+        kwargs_list,
+        executor=executor,
+        max_workers=max_workers,
+        ray_address=ray_address,
+        checkpoint=checkpoint,
+    )

@@ -1,0 +1,425 @@
+"""One aging cycle on a :class:`~eomctl.cell.simulator.CellSimulator` (charge by a policy, rest, discharge, rest), RPTs.
+
+Design choice (why not :class:`~eomctl.charging.env.ChargingEnv`): the env's ``reset`` re-initialises the simulator to a
+fresh, relaxed cell at a drawn SOC, which would erase the aging state between cycles. The cycling engine therefore owns
+one simulator built once with degradation on and drives it directly; a policy still sees exactly the env's observation
+(same feature names, order, units and clipping bounds, :data:`eomctl.charging.env.BOUNDS`), and its action maps to the
+current as in the env (``I = (a + 1) / 2 * c_rate_max * capacity``), applied with the env's "enforce" limit mode
+(:meth:`~eomctl.cell.simulator.CellSimulator.step_limited`). :class:`PolicyAdapter` is the duck-typed "env" a baseline
+binds to. Nothing is added to env.py.
+
+Charging limits: the policy's own (``policy.limits``: a CV voltage, or a plating margin for CC-CO) plus the scenario's
+temperature limit. The scenario's anode-potential limit is *not* applied: a real charger cannot measure the anode
+potential, so lithium plating (PHYSICS.md §5, anode below 0 V vs Li/Li+) must be able to happen during life cycling.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from eomctl.charging.env import BMS_FEATURES, BOUNDS, FULL_FEATURES
+from eomctl.core.constants import SECONDS_PER_HOUR
+from eomctl.core.errors import ConfigError, EomctlError
+from eomctl.core.resources import DATA_DIR
+from eomctl.policies.baselines import CCCV
+from eomctl.policies.specs import parse_rate
+
+if TYPE_CHECKING:
+    from eomctl.cell.catalogue import Cell
+    from eomctl.cell.simulator import CellSimulator, StepResult
+    from eomctl.charging.scenarios import Scenario
+    from eomctl.policies.baselines import CCCV
+    from eomctl.policies.protocol import Policy
+
+DRIVE_CYCLE_DIR = DATA_DIR / "drive_cycles"
+DRIVE_CYCLE_AVERAGE_S = 10.0  # drive cycles are averaged over windows this long (charge-conserving) for speed
+LONG_S = 20.0 * SECONDS_PER_HOUR  # "until a cut-off": a constant-current step this long always meets one
+CV_HOLD_S = 30.0  # first (and shortest) interval of the voltage hold of a known CC-CV charge (:func:`charge_cccv`)
+CV_HOLD_MAX_S = 600.0  # longest interval of that hold [s]
+CV_HOLD_DROP = 0.1  # relative fall of the current aimed at per hold interval
+SOC_TOL = 1e-6  # a charge to a target SOC ends this close below it
+RPT_RATE_C = 1.0 / 3.0  # C/3 capacity check (a common RPT rate, e.g. Attia et al. 2020)
+RPT_CUTOFF_C = 0.05  # CV end of the RPT's full charge
+PULSE_RATE_C = 1.0  # 10 s discharge pulse for the resistance
+PULSE_S = 10.0
+PULSE_REST_S = 1800.0  # relaxation at 50 % SOC before the pulse
+
+
+class CyclingError(EomctlError):
+    """The solver failed inside a cycle (the cycle cannot be completed)."""
+
+
+@dataclass(frozen=True)
+class Discharge:
+    """How a cycle discharges: a constant C-rate or a drive-cycle current profile, until the lower cut-off.
+
+    Parameters
+    ----------
+    rate_c : float
+        Constant discharge C-rate, or the *mean* discharge C-rate the drive cycle is scaled to.
+    profile : tuple of (duration_s, relative current), optional
+        Piecewise-constant drive-cycle segments; current relative to the profile's mean (positive = discharge).
+    name : str
+        What the user asked for, e.g. "1C" or "US06:0.25C".
+    """
+
+    rate_c: float
+    profile: tuple[tuple[float, float], ...] = ()
+    name: str = ""
+
+
+def parse_discharge(spec: str) -> Discharge:
+    """Parse ``"1C"``, ``"C/2"`` or a drive cycle ``"US06"`` / ``"US06:0.25C"`` (mean discharge C-rate; default C/4)."""
+
+    name, _, rate = spec.partition(":")
+    path = DRIVE_CYCLE_DIR / f"{name.strip()}.csv"
+    if path.is_file():
+        value = parse_rate(rate or "0.25C", "discharge rate")
+        if value.unit != "C":
+            raise ConfigError(f"a drive cycle's scale is a mean C-rate, e.g. US06:0.25C; got '{rate}'")
+        return Discharge(value.value, load_drive_cycle(path), spec)
+    if ":" in spec:
+        known = sorted(p.stem for p in DRIVE_CYCLE_DIR.glob("*.csv"))
+        raise ConfigError(f"unknown drive cycle '{name}'; shipped: {known}")
+    value = parse_rate(spec, "discharge rate")
+    if value.unit != "C":
+        raise ConfigError(f"give the discharge as a C-rate (e.g. 1C) or a drive cycle; got '{spec}'")
+    return Discharge(value.value, (), spec)
+
+
+def load_drive_cycle(path: Path, window_s: float = DRIVE_CYCLE_AVERAGE_S) -> tuple[tuple[float, float], ...]:
+    """Read a ``time [s], current [A]`` profile, average it over ``window_s`` windows and normalise to its mean.
+
+    Averaging keeps the charge of every window (the integral of current), so capacity throughput is unchanged; it
+    removes the sub-``window_s`` spikes, which cuts the number of integrator calls by ``window_s``.
+    """
+    data = np.loadtxt(path, delimiter=",", comments="#")
+    time_s, current = data[:, 0], data[:, 1]
+    dt = np.diff(time_s)
+    # Zero-order hold: current[k] applies from time_s[k] to time_s[k + 1].
+    edges = np.arange(time_s[0], time_s[-1] + window_s, window_s)
+    charge = np.concatenate([[0.0], np.cumsum(current[:-1] * dt)])
+    cum = np.interp(edges, time_s, charge)
+    widths = np.diff(edges)
+    mean_current = np.diff(cum) / widths
+    overall = charge[-1] / (time_s[-1] - time_s[0])
+    if not overall > 0:
+        raise ConfigError(f"{path}: the drive cycle's mean current must be a discharge (positive)")
+    return tuple((float(w), float(i / overall)) for w, i in zip(widths, mean_current, strict=True))
+
+
+class PolicyAdapter:
+    """What a policy binds to instead of a ChargingEnv: features, cell, current scale, scenario (and the simulator).
+
+    Builds the observation vector exactly as :class:`~eomctl.charging.env.ChargingEnv` does for its feature set,
+    measured from the start of the charge phase (time, entropy and ``lambda~`` restart at every charge, as at an env
+    reset).
+    """
+
+    def __init__(self, sim: CellSimulator, scenario: Scenario) -> None:
+
+        self.sim, self.scenario, self.cell = sim, scenario, sim.cell
+        self.current_max_a = scenario.c_rate_max * sim.cell.capacity_ah
+        self.features: tuple[str, ...] = FULL_FEATURES if scenario.observation == "full" else BMS_FEATURES
+        if scenario.observation == "bms" and scenario.deadline_s is not None:
+            self.features += ("time_left_frac",)
+        bounds = dict(BOUNDS, c_rate=(0.0, scenario.c_rate_max))
+        self._low = np.array([bounds[f][0] for f in self.features])
+        self._high = np.array([bounds[f][1] for f in self.features])
+        deadline = scenario.deadline_s
+        self.deadline_s = float(np.mean(deadline)) if deadline else None
+
+    def observation(self, start: StepResult, before: StepResult, now: StepResult, soh: float) -> np.ndarray:
+        """The env's observation of state ``now`` (``before``: the previous step's end; ``start``: the charge start)."""
+        elapsed_s = now.time_s - start.time_s
+        step_s = now.time_s - before.time_s
+        entropy = now.totals["entropy_j_per_k"] - start.totals["entropy_j_per_k"]
+        step_entropy = now.totals["entropy_j_per_k"] - before.totals["entropy_j_per_k"]
+        step_ah = now.totals["charge_in_ah"] - before.totals["charge_in_ah"]
+        current_a = step_ah * SECONDS_PER_HOUR / step_s if step_s > 0 else 0.0
+        rate = step_entropy / step_s if step_s > 0 else 0.0
+        limit_s = self.scenario.time_limit_s
+        values = {
+            "soc": now.soc,
+            "voltage_v": now.voltage_v,
+            "temperature_k": now.temperature_k,
+            "c_rate": current_a / self.cell.capacity_ah,
+            "time_used_frac": elapsed_s / limit_s,
+            "time_left_frac": ((self.deadline_s or limit_s) - elapsed_s) / limit_s,
+            "entropy_j_per_k": entropy,
+            "lambda_tilde": elapsed_s * rate / entropy if entropy > 1e-12 else 0.0,  # PHYSICS.md §4
+            "anode_potential_v": now.anode_potential_v,
+            "soh": soh,
+            "soc_estimate": start.soc
+            + (now.totals["charge_in_ah"] - start.totals["charge_in_ah"]) / self.cell.capacity_ah,
+        }
+        vector = np.array([values[f] for f in self.features])
+        return np.clip(vector, self._low, self._high).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class PhaseResult:
+    """What a charge or discharge phase did: its duration [s], charge moved [A.h] and entropy produced [J/K]."""
+
+    duration_s: float
+    charge_ah: float
+    entropy_j_per_k: float
+
+
+def _phase(sim: CellSimulator, start: StepResult) -> PhaseResult:
+    end = sim.last
+    return PhaseResult(
+        end.time_s - start.time_s,
+        end.totals["charge_in_ah"] - start.totals["charge_in_ah"],
+        end.totals["entropy_j_per_k"] - start.totals["entropy_j_per_k"],
+    )
+
+
+def _checked(result: StepResult, where: str) -> StepResult:
+    if result.solver_failed:
+        raise CyclingError(f"the solver failed during the {where}")
+    return result
+
+
+def bind_policy(policy: Policy, adapter: PolicyAdapter) -> Policy:
+    """The policy bound to the adapter (a baseline learns the feature order); a trained model is returned as is."""
+    bind = getattr(policy, "bind", None)
+    return bind(adapter) if bind is not None else policy  # type: ignore[no-any-return]
+
+
+def charge_with_policy(
+    sim: CellSimulator,
+    adapter: PolicyAdapter,
+    policy: Policy,
+    target_soc: float,
+    soh: float,
+    time_limit_s: float,
+) -> PhaseResult:
+    """Charge under ``policy`` (bound) in control steps of the scenario's ``dt_s``.
+
+    Stops when the policy says it is done, the SOC reaches ``target_soc`` or ``time_limit_s`` has passed. Limits: the
+    policy's, plus the scenario's temperature limit (see the module docstring).
+    """
+
+    if type(policy) is CCCV and sim.last.soc < target_soc:
+        known = charge_cccv(sim, adapter, policy, target_soc, time_limit_s)
+        if known is not None:
+            return known
+    sc = adapter.scenario
+    limits = dict(getattr(policy, "limits", None) or {})
+    v_max_v = limits.get("v_max_v") or sc.limits.v_max_v or sim.cell.v_max_v
+    anode_min_v = limits.get("anode_min_v")
+    t_max = limits.get("t_max_k", sc.limits.t_max_k)
+    start = before = sim.last
+    done = getattr(policy, "done", None)
+    state: Any = None
+    while True:
+        now = sim.last
+        obs = adapter.observation(start, before, now, soh)
+        if now.soc >= target_soc or now.time_s - start.time_s >= time_limit_s - 1e-9:
+            break
+        if done is not None and now is not start and done(obs):
+            break
+        action, state = policy.predict(obs, state=state, episode_start=np.array([now is start]), deterministic=True)
+        a = float(np.clip(np.asarray(action, dtype=np.float64).ravel()[0], -1.0, 1.0))
+        before, saved = now, sim.state
+        after = _checked(
+            sim.step_limited(
+                0.5 * (a + 1.0) * adapter.current_max_a,
+                sc.dt_s,
+                v_max_v=v_max_v,
+                anode_min_v=anode_min_v,
+                t_max_k=t_max,
+            ),
+            "charge",
+        )
+        if after.soc > target_soc > before.soc and after.current_a > 0:
+            # End exactly at the target: the step's current is constant, so SOC (lithium in the negative electrode)
+            # is linear in time within it. Without this the charge ends up to one dt_s late, the cycle-end state
+            # jitters from cycle to cycle, and the inter-cycle extrapolation would amplify that jitter.
+            fraction = (target_soc - before.soc) / (after.soc - before.soc)
+            sim.restore(saved)
+            _checked(sim.step(after.current_a, fraction * after.duration_s, v_max_v=v_max_v + 1e-3), "charge")
+            break
+    return _phase(sim, start)
+
+
+def charge_cccv(
+    sim: CellSimulator, adapter: PolicyAdapter, policy: CCCV, target_soc: float, time_limit_s: float
+) -> PhaseResult | None:
+    """A known CC-CV charge as one constant-current step to ``vmax`` (or the target SOC), then a voltage hold.
+
+    The same physics as the control-step path, in far fewer integrator calls: the CC phase is one
+    :meth:`~eomctl.cell.simulator.CellSimulator.step` (chunked, the cut-off found by root search), the CV phase
+    :meth:`~eomctl.cell.simulator.CellSimulator.hold_voltage` intervals (a continuous current ramp, closer to a true CV
+    than the control path's constant-current steps lowered to the limit) down to the policy's cut-off current. Ends
+    exactly at ``target_soc`` or after ``time_limit_s``, like :func:`charge_with_policy`.
+
+    Returns None, with the state restored, when the CC phase would end above the scenario's temperature limit: the
+    control-step path then lowers the current as the env does.
+    """
+    start, saved, cell = sim.last, sim.state, sim.cell
+    current_a = min(policy.rate.amps(cell.capacity_ah), adapter.current_max_a)
+    cutoff_a = policy.cutoff.amps(cell.capacity_ah) if policy.cutoff is not None else 0.0
+    end_s = start.time_s + time_limit_s
+    soc_per_ah = 1.0 / cell.capacity_ah  # refined from the first step (the SOC window is not the nominal capacity)
+    reached_vmax = False
+    for share in (0.98, 1.0, 1.0, 1.0, 1.0):  # aim short first: the true SOC-per-charge is not known yet
+        now = sim.last
+        duration_s = min(
+            share * (target_soc - now.soc) / (soc_per_ah * current_a) * SECONDS_PER_HOUR, end_s - now.time_s
+        )
+        if now.soc >= target_soc - SOC_TOL or duration_s <= 1e-6:
+            break
+        after = _checked(sim.step(current_a, duration_s, v_max_v=policy.vmax), "CC charge")
+        charged_ah = after.totals["charge_in_ah"] - start.totals["charge_in_ah"]
+        if charged_ah > 0:  # a step that hit vmax at once (a cell starting at the cut-off) charges nothing
+            soc_per_ah = (after.soc - start.soc) / charged_ah
+        if after.stop_reason == "v_max":
+            reached_vmax = True
+            break
+    t_max_k = adapter.scenario.limits.t_max_k
+    if t_max_k is not None and sim.last.temperature_k > t_max_k:
+        sim.restore(saved)
+        return None
+    if reached_vmax:
+        hold_voltage_until(sim, policy.vmax, current_a, cutoff_a, target_soc, end_s, soc_per_ah)
+    return _phase(sim, start)
+
+
+def hold_voltage_until(
+    sim: CellSimulator,
+    voltage_v: float,
+    current_max_a: float,
+    cutoff_a: float,
+    target_soc: float = math.inf,
+    end_s: float = math.inf,
+    soc_per_ah: float | None = None,
+) -> None:
+    """Constant voltage until the current falls to ``cutoff_a``, the SOC reaches ``target_soc`` or time ``end_s``.
+
+    :meth:`~eomctl.cell.simulator.CellSimulator.hold_voltage` intervals (a linear current ramp that puts the voltage on
+    ``voltage_v`` at every interval end), from ``CV_HOLD_S`` long and adapted to the current's decay: fast at the start
+    of the hold, slow in its diffusion-limited tail, so that each ramp spans about ``CV_HOLD_DROP`` of relative change.
+    Measured on a 1C CV to C/20 (LG M50): charge and LLI within 0.01 % / 0.1 % of 10 s intervals, in a fifth of the
+    integrator calls. ``soc_per_ah`` (SOC gained per A.h) is needed only for a finite ``target_soc``.
+    """
+    hold_s = CV_HOLD_S
+    for _ in range(100_000):  # a bound only: a hold ends at its cut-off current long before
+        now = sim.last
+        room_s = end_s - now.time_s
+        if now.soc >= target_soc - SOC_TOL or room_s <= 1e-6:
+            return
+        # The current only falls in a CV phase, so an interval this long cannot overshoot the target SOC.
+        to_target_s = (
+            (target_soc - now.soc) / (soc_per_ah * max(now.current_a, 1e-9)) * SECONDS_PER_HOUR
+            if soc_per_ah
+            else math.inf
+        )
+        held = _checked(sim.hold_voltage(voltage_v, min(hold_s, to_target_s, room_s), current_max_a, cutoff_a), "CV")
+        if held.stop_reason == "cutoff":
+            return
+        drop = max(1.0 - held.current_a / max(now.current_a, 1e-12), 1e-6)
+        hold_s = min(CV_HOLD_MAX_S, max(CV_HOLD_S, held.duration_s * min(2.0, CV_HOLD_DROP / drop)))
+    raise CyclingError("the voltage hold never ended")
+
+
+def until_cutoff(sim: CellSimulator, current_a: float, where: str) -> StepResult:
+    """Constant current (positive = charge) until the cell's upper or lower cut-off voltage.
+
+    One :meth:`~eomctl.cell.simulator.CellSimulator.step` (integrated in chunks, the crossing found by root search). If
+    the solver fails, the phase is run again in 120 s steps; if it fails in one (an electrode's surface running out of
+    lithium just before the cut-off, e.g. a warm aged cell whose voltage stays up until the anode is empty), the step
+    is retried 10x shorter, and a failure at 1 s is taken as the end of the phase: the electrode is exhausted.
+    """
+    cell, dt_s = sim.cell, 120.0
+    result = sim.step(current_a, LONG_S, v_max_v=cell.v_max_v, v_min_v=cell.v_min_v)  # chunked; root-found cut-off
+    if not result.solver_failed:
+        if result.stop_reason == "time":
+            raise CyclingError(f"no cut-off voltage reached in the {where}")
+        return result
+    for _ in range(int(LONG_S / 1.0)):
+        result = sim.step(current_a, dt_s, v_max_v=cell.v_max_v, v_min_v=cell.v_min_v)
+        if result.solver_failed:
+            if dt_s <= 1.0:
+                return sim.last
+            dt_s /= 10.0
+        elif result.stop_reason != "time":
+            return result
+    raise CyclingError(f"no cut-off voltage reached in the {where}")
+
+
+def discharge(sim: CellSimulator, how: Discharge) -> PhaseResult:
+    """Discharge at a constant C-rate, or by repeating the drive cycle, until the cell's lower cut-off voltage."""
+    start = sim.last
+    base_a = how.rate_c * sim.cell.capacity_ah
+    if not how.profile:
+        until_cutoff(sim, -base_a, "discharge")
+        return _phase(sim, start)
+    for _ in range(int(LONG_S * how.rate_c / 3600.0 * 4) + 10):  # far more repeats than one discharge can take
+        for duration_s, relative in how.profile:
+            result = _checked(sim.step(-base_a * relative, duration_s, v_min_v=sim.cell.v_min_v), "drive cycle")
+            if result.stop_reason == "v_min":
+                return _phase(sim, start)
+            if result.stop_reason == "v_max" and duration_s - result.duration_s > 1e-9:  # regen at a full cell
+                _checked(sim.step(0.0, duration_s - result.duration_s), "drive cycle")
+    raise CyclingError("the drive cycle never reached the lower cut-off voltage")
+
+
+def rest(sim: CellSimulator, duration_s: float) -> None:
+    """Open circuit for ``duration_s`` seconds (nothing if 0)."""
+    if duration_s > 0:
+        _checked(sim.step(0.0, duration_s), "rest")
+
+
+def cccv_full(sim: CellSimulator, rate_c: float, cutoff_c: float = RPT_CUTOFF_C) -> PhaseResult:
+    """Constant current to the upper cut-off, then constant voltage until the current falls to ``cutoff_c``."""
+    start, cell = sim.last, sim.cell
+    current_a = rate_c * cell.capacity_ah
+    until_cutoff(sim, current_a, "CC charge")
+    hold_voltage_until(sim, cell.v_max_v, current_a, cutoff_c * cell.capacity_ah)
+    return _phase(sim, start)
+
+
+def reference_test(sim: CellSimulator, rest_s: float) -> tuple[float, float]:
+    """Reference performance test from an empty, rested cell; returns ``(capacity_ah, resistance_ohm)``.
+
+    Capacity: full CC-CV charge at C/3 (CV to C/20), rest, C/3 discharge to the lower cut-off: the discharged charge.
+    Resistance: recharge to 50 % of that capacity at C/3, relax 30 min, then a 10 s, 1C discharge pulse from open
+    circuit: ``R = dV / dI = (V_rest - V_pulse_end) / I_pulse`` (the 10 s DC resistance of HPPC-style tests). The cell
+    ends empty and rested, as a cycle does. The RPT ages the cell like any cycle (as a real one does).
+    """
+    cell = sim.cell
+    cccv_full(sim, RPT_RATE_C)
+    rest(sim, rest_s)
+    capacity_ah = -discharge(sim, Discharge(RPT_RATE_C)).charge_ah
+    rest(sim, rest_s)
+    i_rpt_a = RPT_RATE_C * cell.capacity_ah
+    _checked(sim.step(i_rpt_a, 0.5 * capacity_ah / i_rpt_a * SECONDS_PER_HOUR, v_max_v=cell.v_max_v), "RPT recharge")
+    rest(sim, PULSE_REST_S)
+    v_rest = sim.last.voltage_v
+    pulse_a = PULSE_RATE_C * cell.capacity_ah
+    v_pulse = _checked(sim.step(-pulse_a, PULSE_S, v_min_v=cell.v_min_v), "pulse").voltage_v
+    resistance_ohm = (v_rest - v_pulse) / pulse_a
+    rest(sim, 60.0)
+    discharge(sim, Discharge(RPT_RATE_C))
+    rest(sim, rest_s)
+    return capacity_ah, resistance_ohm
+
+
+def with_overrides(cell: Cell, overrides: dict[str, float]) -> Cell:
+    """A copy of ``cell`` with parameter values replaced (e.g. a faster SEI for accelerated aging)."""
+    if not overrides:
+        return cell
+    values = cell.parameter_values.copy()
+    unknown = sorted(set(overrides) - set(values.keys()))
+    if unknown:
+        raise ConfigError(f"cell '{cell.name}' has no parameter(s) {unknown} to override")
+    values.update({k: float(v) for k, v in overrides.items()})
+    return dataclasses.replace(cell, parameter_values=values)

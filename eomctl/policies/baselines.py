@@ -1,0 +1,208 @@
+"""Baseline chargers as :class:`~eomctl.policies.protocol.Policy` objects: CC-CV, multistage, boost, pulse,
+constant power and CC-CO, each asking for a current that the env's enforced limits turn into its CV (or constant
+anode potential) phase."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from eomctl.core.errors import ConfigError
+from eomctl.policies.protocol import ControlTarget, EnvContext
+
+V_REACHED_TOL_V = 5e-3  # a CV phase has begun once the measured voltage is this close to its set point
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A charging current given as a C-rate (``"1C"``, ``"C/20"``) or in amps (``"2A"``)."""
+
+    value: float
+    unit: str = "C"  # "C" or "A"
+
+    def amps(self, capacity_ah: float) -> float:
+        """The current in amps for a cell of ``capacity_ah``."""
+        return self.value * capacity_ah if self.unit == "C" else self.value
+
+    def __str__(self) -> str:
+        return f"{self.value:g}{self.unit}"
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Common behaviour of the baseline chargers: binding to an env, limits, stopping at a cut-off current."""
+
+    context: EnvContext | None = field(default=None, repr=False, compare=False, kw_only=True)
+
+    @property
+    def limits(self) -> dict[str, float]:
+        """Limit overrides for the env's reset (``options={"limits": ...}``)."""
+        return {}
+
+    def bind(self, env: ControlTarget) -> Baseline:
+        """A copy of this policy bound to ``env`` (call before an episode)."""
+        return dataclasses.replace(self, context=EnvContext.of(env))
+
+    @property
+    def ctx(self) -> EnvContext:
+        """The bound env context (raises if :meth:`bind` was not called)."""
+        if self.context is None:
+            raise ConfigError(f"{type(self).__name__}: call bind(env.unwrapped) before predict()")
+        return self.context
+
+    def current_a(self, observation: np.ndarray, state: Any) -> tuple[float, Any]:
+        """The current to ask for [A] and the next state; overridden by each baseline."""
+        raise NotImplementedError
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, Any]:
+        """SB3-style prediction: the action for the current this baseline asks for, and its state."""
+        if episode_start is not None and bool(np.asarray(episode_start).ravel()[0]):
+            state = None
+        current_a, state = self.current_a(observation, state)
+        return self.ctx.action(current_a), state
+
+    def done(self, observation: np.ndarray) -> bool:
+        """True when the charger has finished (its current tapered to the cut-off at its CV voltage)."""
+        cutoff: Rate | None = getattr(self, "cutoff", None)
+        vmax_v: float | None = getattr(self, "vmax", None)
+        if cutoff is None or vmax_v is None:
+            return False
+        ctx = self.ctx
+        voltage_v = ctx.read(observation, "voltage_v")
+        current_a = ctx.read(observation, "c_rate") * ctx.capacity_ah
+        return voltage_v >= vmax_v - V_REACHED_TOL_V and current_a <= cutoff.amps(ctx.capacity_ah)
+
+
+@dataclass(frozen=True)
+class CCCV(Baseline):
+    """Constant current ``rate``, then constant voltage ``vmax`` (the env's enforced limit) down to ``cutoff``."""
+
+    rate: Rate = Rate(1.0)
+    vmax: float = 4.2
+    cutoff: Rate | None = Rate(0.05)
+
+    @property
+    def limits(self) -> dict[str, float]:
+        return {"v_max_v": self.vmax}
+
+    def current_a(self, observation: np.ndarray, state: Any) -> tuple[float, Any]:
+        return self.rate.amps(self.ctx.capacity_ah), state
+
+
+@dataclass(frozen=True)
+class Multistage(Baseline):
+    """Step currents ``rates`` switching down at SOC (``switch_soc``) or voltage (``switch_v``) thresholds, then CV.
+
+    Attia et al. 2020 (Nature 578:397). With SOC thresholds the stage follows the measured SOC; with voltage thresholds
+    the stage only advances (the state carries it), since the voltage drops when the current does.
+    """
+
+    rates: tuple[Rate, ...] = (Rate(3.0), Rate(2.0), Rate(1.0))
+    switch_soc: tuple[float, ...] = ()
+    switch_v: tuple[float, ...] = ()
+    vmax: float = 4.2
+    cutoff: Rate | None = None
+
+    def __post_init__(self) -> None:
+        thresholds = self.switch_soc or self.switch_v
+        if bool(self.switch_soc) == bool(self.switch_v) or len(thresholds) != len(self.rates) - 1:
+            raise ConfigError(
+                f"{type(self).__name__}: give {len(self.rates) - 1} thresholds in exactly one of switch_soc / switch_v"
+            )
+        if list(thresholds) != sorted(thresholds):
+            raise ConfigError(f"{type(self).__name__}: switch thresholds must increase; got {list(thresholds)}")
+
+    @property
+    def limits(self) -> dict[str, float]:
+        return {"v_max_v": self.vmax}
+
+    def current_a(self, observation: np.ndarray, state: Any) -> tuple[float, Any]:
+        ctx = self.ctx
+        if self.switch_soc:
+            soc = ctx.read(observation, "soc", "soc_estimate")
+            stage = int(np.searchsorted(self.switch_soc, soc, side="right"))
+        else:
+            passed = int(np.searchsorted(self.switch_v, ctx.read(observation, "voltage_v"), side="right"))
+            stage = max(passed, int(np.asarray(state).ravel()[0]) if state is not None else 0)
+            state = np.array([stage])
+        return self.rates[stage].amps(ctx.capacity_ah), state
+
+
+@dataclass(frozen=True)
+class Boost(Multistage):
+    """CC-CV with a boost stage: ``boost`` until ``boost_until_soc``, then ``rate``, CV at ``vmax`` to ``cutoff``."""
+
+    boost: Rate = Rate(3.0)
+    boost_until_soc: float = 0.3
+    rate: Rate = Rate(1.0)
+    cutoff: Rate | None = Rate(0.05)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rates", (self.boost, self.rate))
+        object.__setattr__(self, "switch_soc", (self.boost_until_soc,))
+        object.__setattr__(self, "switch_v", ())
+        super().__post_init__()
+
+
+@dataclass(frozen=True)
+class Pulse(Baseline):
+    """Pulsed charging: ``rate`` for ``on_s`` seconds, rest for ``off_s``, timed by the observation's time used."""
+
+    rate: Rate = Rate(2.0)
+    on_s: float = 60.0
+    off_s: float = 30.0
+    vmax: float = 4.2
+
+    @property
+    def limits(self) -> dict[str, float]:
+        return {"v_max_v": self.vmax}
+
+    def current_a(self, observation: np.ndarray, state: Any) -> tuple[float, Any]:
+        ctx = self.ctx
+        # Rounded to 10 ms: the float32 observation carries ~0.2 ms of error at one hour.
+        time_s = round(ctx.read(observation, "time_used_frac") * ctx.time_limit_s, 2)
+        on = time_s % (self.on_s + self.off_s) < self.on_s
+        return (self.rate.amps(ctx.capacity_ah) if on else 0.0), state
+
+
+@dataclass(frozen=True)
+class ConstantPower(Baseline):
+    """Constant power in discrete time: each step's current is ``power_w`` over the measured voltage; CV at ``vmax``.
+
+    The voltage is the last step's end value, so the step's mean power is a little above ``power_w`` (the voltage
+    rises within the step): 0.1-0.3 % at 30 s steps, ~4 % on the first step, sized on the rest voltage.
+    """
+
+    power_w: float = 15.0
+    vmax: float = 4.2
+
+    @property
+    def limits(self) -> dict[str, float]:
+        return {"v_max_v": self.vmax}
+
+    def current_a(self, observation: np.ndarray, state: Any) -> tuple[float, Any]:
+        return self.power_w / max(self.ctx.read(observation, "voltage_v"), 1.0), state
+
+
+@dataclass(frozen=True)
+class CCCO(Baseline):
+    """Constant current, then constant anode potential: the env holds the plating margin ``margin`` V vs Li/Li+."""
+
+    rate: Rate = Rate(2.0)
+    margin: float = 0.01
+
+    @property
+    def limits(self) -> dict[str, float]:
+        return {"anode_min_v": self.margin}
+
+    def current_a(self, observation: np.ndarray, state: Any) -> tuple[float, Any]:
+        return self.rate.amps(self.ctx.capacity_ah), state

@@ -1,0 +1,220 @@
+"""Charging parts of the reproduce command: standard protocols, the Pareto manifold / EEZ, and a trained policy.
+
+Every number comes from :mod:`eomctl.evaluation.evaluate` (one code path for baselines and agents, entropy always next
+to its charge time) and :mod:`eomctl.evaluation.sweep`; the figures from :mod:`eomctl.plotting.figures` conventions
+(written atomically).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from eomctl.charging.env import ChargingEnv
+from eomctl.core.io import write_csv, write_json
+from eomctl.evaluation.evaluate import compare, matched_time_cccv, measure_episode
+from eomctl.evaluation.rollout import FINAL_EVAL_SEED
+from eomctl.evaluation.sweep import CSV_COLUMNS, rows_to_columns, sweep
+from eomctl.plotting.pareto import plot_pareto
+from eomctl.plotting.traces import plot_trace_grid
+from eomctl.policies.baselines import CCCV, Rate
+from eomctl.policies.specs import parse_policy
+from eomctl.policies.trained import load_agent
+from eomctl.reproduce.part import REPO_ROOT, KeyNumber, PartResult, PartSkipped, flat_text, load_benchmark
+
+CHEMISTRIES: dict[str, str] = {"nmc": "eomctl/FastCharge-v0", "lfp": "eomctl/LFPFastCharge-v0"}
+# The trained policy per chemistry (relative to the repository root); a missing file skips that chemistry.
+POLICY_FILES: dict[str, str] = {"nmc": "agents/ppo_FastCharge-v0.zip", "lfp": "agents/ppo_LFPFastCharge-v0.zip"}
+STANDARD_RATES_C = (0.5, 1.0, 2.0)
+METRIC_COLUMNS = ("charge_time_s", "reached_target", "entropy_j_per_k", "lli_pct", "plating_ah", "peak_temperature_k")
+
+
+def protocol_specs(env: Any) -> list[str]:
+    """CC-CV at :data:`STANDARD_RATES_C` and one of each other baseline, at the env's cell's voltage limit."""
+    vmax, capacity_ah = env.v_max_v, env.cell.capacity_ah
+    power_w = capacity_ah * 0.5 * (env.cell.v_min_v + env.cell.v_max_v)  # about 1C at the mid voltage
+    return [
+        *(f"cccv:rate={r:g}C,vmax={vmax:g},cutoff=C/20" for r in STANDARD_RATES_C),
+        f"multistage:rates=3C/2C/1C,switch_soc=0.3/0.5,vmax={vmax:g}",
+        f"boost:boost=3C,boost_until_soc=0.3,rate=1C,vmax={vmax:g},cutoff=C/20",
+        f"pulse:rate=2C,on_s=60,off_s=30,vmax={vmax:g}",
+        f"cp:power_w={power_w:.3g},vmax={vmax:g}",
+        "ccco:rate=2C,margin=0.01",
+    ]
+
+
+def _reduction_pct(reference: float, value: float) -> float:
+    return 100.0 * (reference - value) / reference
+
+
+def _matched(env: Any, metrics: Any) -> dict[str, Any]:
+
+    if not metrics.reached_target:
+        return {"matched_cccv_note": "target not reached: no charge time to match"}
+    rate_c, matched = matched_time_cccv(metrics.charge_time_s, env, rtol=0.003)
+    entropy = matched.mean("entropy_j_per_k")
+    return {"matched_cccv_rate_c": rate_c, "matched_cccv_charge_time_s": matched.mean("charge_time_s"),
+            "matched_cccv_entropy_j_per_k": entropy, "matched_cccv_note": matched.note,
+            "entropy_reduction_vs_matched_pct": _reduction_pct(entropy, metrics.entropy_j_per_k)}  # fmt: skip
+
+
+def _run_chemistry(chem: str, with_matched: bool) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+
+    env = ChargingEnv(CHEMISTRIES[chem])
+    rows, traces = [], {}
+    for spec in protocol_specs(env):
+        metrics, trace = measure_episode(parse_policy(spec), env, seed=0, record=True)
+        row: dict[str, Any] = {"chemistry": chem.upper(), "env_id": CHEMISTRIES[chem], "policy": spec}
+        row.update({k: float(getattr(metrics, k)) for k in METRIC_COLUMNS})
+        if with_matched and not spec.startswith("cccv"):
+            row.update(_matched(env, metrics))
+        rows.append(row)
+        traces[spec] = trace or []
+    return rows, traces
+
+
+def _protocol_numbers(rows: list[dict[str, Any]], chem: str) -> dict[str, KeyNumber]:
+    numbers = {}
+    for rate in STANDARD_RATES_C:
+        row = next(r for r in rows if r["policy"].startswith(f"cccv:rate={rate:g}C,"))
+        reached = "" if row["reached_target"] else " (target not reached within the time limit)"
+        numbers[f"cccv_{rate:g}C_entropy_j_per_k_{chem}"] = KeyNumber(
+            row["entropy_j_per_k"], "J/K", f"CC-CV {rate:g}C to C/20 in {row['charge_time_s']:.0f} s{reached}"
+        )
+        numbers[f"cccv_{rate:g}C_charge_time_s_{chem}"] = KeyNumber(row["charge_time_s"], "s", f"CC-CV {rate:g}C")
+    matched = [r for r in rows if "entropy_reduction_vs_matched_pct" in r]
+    key = f"best_baseline_entropy_reduction_vs_matched_cccv_pct_{chem}"
+    if not matched:
+        numbers[key] = KeyNumber(None, "%", "matched-time CC-CV not run for this chemistry in this mode")
+        return numbers
+    best = max(matched, key=lambda r: r["entropy_reduction_vs_matched_pct"])
+    numbers[key] = KeyNumber(best["entropy_reduction_vs_matched_pct"], "%", (
+        f"{best['policy']} ({best['charge_time_s']:.0f} s, {best['entropy_j_per_k']:.3f} J/K) vs CC-CV "
+        f"{best['matched_cccv_rate_c']:.3f}C ({best['matched_cccv_charge_time_s']:.0f} s, "
+        f"{best['matched_cccv_entropy_j_per_k']:.3f} J/K); positive: less entropy"))  # fmt: skip
+    return numbers
+
+
+def protocols_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
+    """CC-CV at 0.5C / 1C / 2C and the other baselines on FastCharge (NMC) and LFPFastCharge (LFP)."""
+    rows, traces, numbers = [], {}, {}
+    for chem in CHEMISTRIES:
+        chem_rows, traces[chem.upper()] = _run_chemistry(chem, with_matched=chem == "nmc" or not quick)
+        rows += chem_rows
+        numbers.update(_protocol_numbers(chem_rows, chem))
+    figure = plot_trace_grid(traces, out_dir / "protocols.png", "Standard protocols, 10 -> 80 % SOC")
+    paragraph = (
+        "Each standard protocol (CC-CV at 0.5C, 1C and 2C to C/20, multistage, boost, pulse, constant power, CC-CO) "
+        "charges the FastCharge scenario (LG M50 NMC, 25 C, 10 -> 80 % SOC, SPMe lumped with SEI and plating, 45 C "
+        "and plating limits enforced) and its LFP twin (A123, LFPFastCharge) through the one episode loop "
+        "(eomctl.evaluation.evaluate.measure_episode). Charge time is the time SOC reaches 80 %; entropy, LLI and "
+        "plating are integrated to it. Each non-CC-CV protocol is set against the CC-CV whose charge time matches its "
+        "own to 0.3 % (eomctl.evaluation.evaluate.matched_time_cccv); reductions are in % of that CC-CV's entropy "
+        "(positive: less entropy)."
+    )
+    return PartResult(paragraph, [figure], {"protocols": rows}, numbers)
+
+
+def pareto_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
+    """The Pareto manifold of charge time, entropy and LLI with the EEZ (the optimal-control bound in full mode)."""
+
+    rows = sweep(CHEMISTRIES["nmc"], include_bound=not quick, quick=quick, executor=executor,
+                 checkpoint=out_dir / "sweep_checkpoint.json", progress=False)  # fmt: skip
+    csv_path = write_csv(out_dir / "pareto.csv", rows_to_columns(rows))
+    figure = plot_pareto(rows, out_dir / "pareto.png")
+    front = [r for r in rows if r["on_front"]]
+    cccv_front = sum(r["family"] == "cccv" for r in front)
+    numbers = {
+        "points": KeyNumber(len(rows), "", "protocols (and bound budgets) evaluated"),
+        "on_front": KeyNumber(len(front), "", "points on the 3-objective Pareto front"),
+        "in_eez": KeyNumber(sum(bool(r["in_eez"]) for r in rows), "", "points in the EEZ (2 % time, 5 % entropy/LLI)"),
+        "cccv_on_front": KeyNumber(cccv_front, "", "CC-CV points on the front"),
+        "failed": KeyNumber(sum(bool(r.get("error")) for r in rows), "", "sweep points that failed"),
+    }
+    paragraph = (
+        "Every protocol of the grid (eomctl.evaluation.sweep.default_grid) charges FastCharge once; the three "
+        "objectives (charge time, entropy, LLI per charge; all minimised) give the Pareto front and the Entropy "
+        "Efficiency Zone, the points within 2 % time and 5 % entropy / LLI of a front point (epsilon-dominance). In "
+        "full mode the open-loop entropy-optimal charge (eomctl.evaluation.optimal) is solved at five charge-time "
+        "budgets and added as 'optimal' points. The sweep runs through eomctl.core.executor (resumable checkpoint "
+        "beside the CSV)."
+    )
+    table = [{k: r.get(k, "") for k in CSV_COLUMNS} for r in rows]
+    return PartResult(paragraph, [csv_path, figure], {"pareto_points": table}, numbers)
+
+
+def _policy_numbers(chem: str, record: dict[str, Any]) -> dict[str, KeyNumber]:
+    head, matched = record["headline"], record["matched_time_cccv"]
+    where = f"policy {head['charge_time_s']:.0f} s, {head['entropy_j_per_k']:.3f} J/K"
+    numbers = {f"entropy_reduction_vs_matched_cccv_pct_{chem}": KeyNumber(matched["entropy_reduction_pct"], "%", (
+        f"{where}; CC-CV {matched['rate_c']:.3f}C {matched['charge_time_s']:.0f} s, "
+        f"{matched['entropy_j_per_k']:.3f} J/K; positive: less entropy"))}  # fmt: skip
+    for name, ref in record["references"].items():
+        rate = name.removeprefix("cccv_")
+        numbers[f"entropy_reduction_vs_cccv_{rate}_pct_{chem}"] = KeyNumber(
+            _reduction_pct(ref["entropy_j_per_k"], head["entropy_j_per_k"]),
+            "%",
+            f"{where}; CC-CV {rate} {ref['charge_time_s']:.0f} s, {ref['entropy_j_per_k']:.3f} J/K"
+            + ("" if ref["success_rate"] >= 1.0 else " (CC-CV did not reach the target SOC within the time limit)"),
+        )
+    return numbers
+
+
+def policy_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
+    """A trained policy per chemistry (:data:`POLICY_FILES`) against matched-time and standard-rate CC-CV."""
+    present = {c: REPO_ROOT / p for c, p in POLICY_FILES.items() if (REPO_ROOT / p).is_file()}
+    if not present:
+        raise PartSkipped(f"no policy file: {', '.join(POLICY_FILES.values())} (paths relative to the repository)")
+
+    rows, traces, numbers, files = [], {}, {}, []
+    for chem, path in present.items():
+        env, policy = ChargingEnv(CHEMISTRIES[chem]), load_agent(path)
+        record = compare(policy, env, episodes=1 if quick else 3, seed=FINAL_EVAL_SEED)
+        files.append(write_json(out_dir / f"evaluation_{chem}.json", record))
+        numbers.update(_policy_numbers(chem, record))
+        m = record["matched_time_cccv"]
+        cccv = CCCV(rate=Rate(m["rate_c"]), vmax=env.v_max_v, cutoff=Rate(0.05))
+        traces[chem.upper()] = {
+            f"policy {path.name}": measure_episode(policy, env, FINAL_EVAL_SEED, record=True)[1] or [],
+            f"CC-CV {m['rate_c']:.3f}C": measure_episode(cccv, env, FINAL_EVAL_SEED, record=True)[1] or [],
+        }
+        # The policy row names the file as the repository does (the record holds the path it was loaded from).
+        headline = {**record["headline"], "policy": POLICY_FILES[chem]}
+        rows += [{"chemistry": chem.upper(), **{k: v for k, v in pair.items() if not isinstance(v, dict)}}
+                 for pair in (headline, m, *record["references"].values())]  # fmt: skip
+    for chem in set(POLICY_FILES) - set(present):
+        numbers[f"entropy_reduction_vs_matched_cccv_pct_{chem}"] = KeyNumber(None, "%", f"no {POLICY_FILES[chem]}")
+    files.append(plot_trace_grid(traces, out_dir / "policy_vs_cccv.png", "Trained policy vs matched-time CC-CV"))
+    paragraph = (
+        "The trained policy (" + ", ".join(POLICY_FILES[c] for c in present) + ") charges its scenario on a "
+        "held-out seed; eomctl.evaluation.evaluate.compare sets it against the CC-CV whose charge time matches its "
+        "own to 0.3 % and against CC-CV at 0.5C / 1C / 2C, each with its own charge time. Reductions are in % of the "
+        "CC-CV entropy (positive: the policy produces less)."
+    )
+    return PartResult(paragraph, files, {"policy_vs_cccv": rows}, numbers)
+
+
+TRAINING_TEXT = """
+    How long training takes on this machine. Full run: the default command (python scripts/train_agent.py --algo ppo:
+    PPO on FastCharge with agents/ppo.yml, 2 JIT-compiled envs, periodic evaluation, then the final evaluation against
+    CC-CV) timed end to end in a subprocess. Quick run: PPO learning alone for a short budget with 2 envs. Learning
+    steps per second exclude env building, compilation and evaluation. The machine may be shared: expect +-20 %.
+"""
+
+
+def training_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
+    """Wall time of the default training command (full) or PPO learning throughput (quick)."""
+    import tempfile
+
+    bench = load_benchmark("bench_train")
+    if quick:
+        with tempfile.TemporaryDirectory() as folder:
+            measured = bench.learning_rate(2, 1024, Path(folder) / "run")
+        row = {"command": "PPO learning only, 2 envs", "steps": measured["steps"], "wall_s": measured["call_wall_s"],
+               "learning_steps_per_s": measured["learning_steps_per_s"]}  # fmt: skip
+    else:
+        measured = bench.default_run()
+        row = {"command": "python scripts/train_agent.py --algo ppo", "steps": measured["steps"],
+               "wall_s": measured["wall_s"], "learning_steps_per_s": measured["steps_per_s"]}  # fmt: skip
+    numbers = {"training_wall_s": KeyNumber(row["wall_s"], "s", f"{row['command']}, {row['steps']} steps")}
+    return PartResult(flat_text(TRAINING_TEXT), [], {"training": [row]}, numbers)

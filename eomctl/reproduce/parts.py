@@ -1,0 +1,337 @@
+"""The parts :mod:`eomctl.reproduce.runner` runs, the research's claims beside them, and the key-results table.
+
+The parts, in running order (:data:`PARTS`):
+
+| part | what | module of :mod:`eomctl.reproduce` |
+|---|---|---|
+| ``performance`` | eomctl against PyBaMM: ms per step, env steps per second (``benchmarks/``) | here |
+| ``protocols`` | CC-CV at 0.5C / 1C / 2C and other baselines, NMC and LFP, vs matched-time CC-CV | charging |
+| ``pareto`` | the charge-time / entropy / LLI Pareto manifold and the EEZ | charging |
+| ``policy`` | a trained policy (:data:`POLICY_FILES`) vs matched-time and standard-rate CC-CV | charging |
+| ``lifetime`` | cycle life under the shipped policy and matched-time CC-CV | life |
+| ``analytics``, ``bridge`` | EOM quantities, energy-entropy balance; entropy-impedance bridge | analytics |
+| ``prognostics`` | SOH / RUL from early cycles, simulated fleet and real data | life |
+| ``training`` | wall time of the default training command | charging |
+| ``validation`` | simulator and cycling against PyBaMM; fast lifetime against cycle by cycle | checks |
+| ``cold_life`` | the same fast charge at 25 C and 0 C to end of life | checks |
+
+The key-results rows (:data:`KEY_ROWS`) read each part's ``key_numbers.json`` by name.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from eomctl.cell.catalogue import load_cell
+from eomctl.plotting.performance import plot_performance
+from eomctl.reproduce.analytics import BRIDGE_STATES, analytics_part, bridge_part
+from eomctl.reproduce.charging import POLICY_FILES, pareto_part, policy_part, protocols_part, training_part
+from eomctl.reproduce.checks import cold_life_part, validation_part
+from eomctl.reproduce.life import LIFE_POLICY, lifetime_part, prognostics_part
+from eomctl.reproduce.part import (
+    KEY_NUMBERS_FILE,
+    PERFORMANCE_PART,
+    PERFORMANCE_TABLE,
+    KeyNumber,
+    Part,
+    PartResult,
+    load_benchmark,
+)
+
+
+# ------------------------------------------------------------------------------------------------ performance
+def _simulator_rows(quick: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    bench = load_benchmark("bench_simulator")
+
+    steps, repeats, cases = (60, 2, ["SPMe"]) if quick else (200, 3, list(bench.CASES))
+    args = SimpleNamespace(steps=steps, dt=30.0, repeats=repeats)  # the benchmark reads its options as attributes
+    cell = load_cell(bench.CELL)
+    current_a = bench.charging_current(cell, steps, args.dt, None)
+    paths, compared = [], []
+    for name in cases:
+        case = bench.run_case(cell, name, current_a, args)
+        for row in case.rows:
+            paths.append({"case": name, "path": row.name, "wall_ms_per_step": row.median_ms,
+                          "cpu_ms_per_step": row.median_cpu_ms, "build_s": row.build_s if row.build_s else "",
+                          "final_voltage_v": row.final_voltage_v, "options_matched": int(case.matched)})  # fmt: skip
+        jit, _nojit, bare, pb_save, pb_nosave = case.rows
+        for other in (pb_save, pb_nosave, bare):
+            compared.append({"benchmark": "simulator step", "case": name, "eomctl": jit.name,
+                             "eomctl_value": jit.median_cpu_ms, "reference": other.name,
+                             "reference_value": other.median_cpu_ms, "unit": "CPU ms/step",
+                             "eomctl_advantage_x": other.median_cpu_ms / jit.median_cpu_ms})  # fmt: skip
+    return paths, compared
+
+
+def _env_rows(quick: bool) -> tuple[list[dict[str, Any]], float]:
+    bench = load_benchmark("bench_env")
+    result = bench.measure("FastCharge", 20 if quick else 40, False, [2] if quick else [2, 4, 8])
+    rows = [{"benchmark": "env steps/s", "case": label, "eomctl": "ChargingEnv (no jit)", "eomctl_value": ours,
+             "reference": "PyBaMM Simulation.step env", "reference_value": theirs, "unit": "steps/s",
+             "eomctl_advantage_x": ours / theirs} for label, ours, theirs in result.rows]  # fmt: skip
+    return rows, result.env_step_s / result.sim_step_s
+
+
+def performance_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
+    """Time eomctl against PyBaMM with ``benchmarks/bench_simulator.py`` and ``bench_env.py``, in this process."""
+    paths, compared = _simulator_rows(quick)
+    env_rows, env_over_sim = _env_rows(quick)
+    spme = [r for r in compared if r["case"] == "SPMe"]
+    numbers = {
+        "speedup_spme_x": KeyNumber(spme[0]["eomctl_advantage_x"], "x", "PyBaMM Simulation.step (save=True, IDAKLU) "
+                                    "CPU ms per 30 s step over eomctl's JIT-compiled step, SPMe lumped, LG M50, 1C"),
+        "speedup_spme_nosave_x": KeyNumber(spme[1]["eomctl_advantage_x"], "x", "as above with save=False"),
+        "env_single_ratio_x": KeyNumber(env_rows[0]["eomctl_advantage_x"], "x", "single-env steps/s, eomctl over a "
+                                        "PyBaMM Simulation.step env (FastCharge, no JIT, 1C)"),
+        "env_over_simulator_x": KeyNumber(env_over_sim, "x", "ChargingEnv.step time over the CellSimulator.step "
+                                          "beneath it"),
+    }  # fmt: skip
+    figure = plot_performance(paths, out_dir / "simulator_ms_per_step.png")
+    paragraph = (
+        "Per-step cost of eomctl's compiled CasADi stepping against PyBaMM's Simulation.step (IDAKLU, default "
+        "tolerances, the current as an input parameter, built once) on the same cell (LG M50), model options, "
+        "parameters and initial state (10 % SOC), a constant charge below 4.2 V, 30 s steps; medians over repeats of "
+        "process CPU time per step (benchmarks/bench_simulator.py, run in-process). Env throughput: eomctl's "
+        "ChargingEnv against an env on Simulation.step, single and vectorised (benchmarks/bench_env.py). The machine "
+        "may be shared with other jobs: expect +-20 %."
+    )
+    tables = {PERFORMANCE_TABLE: compared + env_rows, "simulator_paths": paths}
+    return PartResult(paragraph, [figure], tables, numbers)
+
+
+NOT_STATED = "no figure stated in the project's sources"
+SOURCE_EQUAL_TIME = "project brief; PHYSICS.md §5"
+CLAIM_EQUAL_TIME = "23-35 % (research); PHYSICS.md expects ~0.3 % at 1C, ~2-3 % at 2C at equal time"
+CLAIM_RATES = "23-35 % (research; charge time not stated)"
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    """One row of the key-results table: a claim and the key number (of one part) that measures it."""
+
+    result: str
+    chemistry: str
+    claim: str
+    claim_source: str
+    part: str
+    key: str
+
+
+def _per_chemistry(result: str, claim: str, source: str, part: str, key: str) -> list[KeyRow]:
+    return [KeyRow(result, chem.upper(), claim, source, part, f"{key}_{chem}") for chem in ("nmc", "lfp")]
+
+
+BRIEF = "the project brief (research claims to test)"
+SOH_CLAIM = "SOH RMSE 1.8 %"
+PROGNOSTIC_SPLITS = (
+    ("simulated fleet, leave one cell out", "NMC+LFP", "fleet"),
+    ("simulated fleet, train NMC -> test LFP", "LFP", "nmc_to_lfp"),
+    ("real 44-cell set, retention at cycle 299", "real", "real"),
+)
+KEY_ROWS: tuple[KeyRow, ...] = (
+    *_per_chemistry("Entropy reduction vs CC-CV at matched charge time, trained policy", CLAIM_EQUAL_TIME,
+                    SOURCE_EQUAL_TIME, "policy", "entropy_reduction_vs_matched_cccv_pct"),
+    *_per_chemistry("Entropy reduction vs CC-CV at matched charge time, best standard protocol", CLAIM_EQUAL_TIME,
+                    SOURCE_EQUAL_TIME, "protocols", "best_baseline_entropy_reduction_vs_matched_cccv_pct"),
+    *(row for rate in ("0.5C", "1C", "2C") for row in _per_chemistry(
+        f"Entropy reduction vs CC-CV {rate} (each at its own charge time), trained policy", CLAIM_RATES,
+        "project brief", "policy", f"entropy_reduction_vs_cccv_{rate}_pct")),
+    *_per_chemistry("Lifetime extension vs CC-CV at matched charge time (cycles to 80 % SOH)", "+25 % (research)",
+                    "project brief", "lifetime", "lifetime_extension_pct"),
+    KeyRow("Bridge: Pearson r, 10 s pulse resistance vs mean R_S", "NMC+LFP",
+           "r = 0.71 (research); r = 0.83 on 31 aging states", "issue 7; PHYSICS.md §4", "bridge",
+           "bridge_r_pulse_resistance_vs_rs"),
+    KeyRow("Bridge: Pearson r, 10 s pulse resistance vs entropy per coulomb", "NMC+LFP", "r = 0.83 on 31 aging states",
+           "PHYSICS.md §4", "bridge", "bridge_r_pulse_resistance_vs_entropy_per_coulomb"),
+    *_per_chemistry("Bridge: Pearson r, 10 s pulse resistance vs mean R_S", "r = 0.71 (research)", "issue 7",
+                    "bridge", "bridge_r_pulse_resistance_vs_rs"),
+    *_per_chemistry("Bridge: Pearson r, 10 s pulse resistance vs entropy per coulomb", "r = 0.71 (research)",
+                    "issue 7", "bridge", "bridge_r_pulse_resistance_vs_entropy_per_coulomb"),
+    KeyRow("Bridge: Pearson r, 10 s pulse resistance vs lambda at 600 s", "NMC+LFP",
+           "r = 0.71 (research: lambda vs internal resistance); r = 0.20 (PHYSICS.md)", "project brief; PHYSICS.md §4",
+           "bridge", "bridge_r_pulse_resistance_vs_lambda"),
+    *_per_chemistry("Bridge: Pearson r, 10 s pulse resistance vs lambda at 600 s", "r = 0.71 (research)",
+                    "project brief", "bridge", "bridge_r_pulse_resistance_vs_lambda"),
+    *(KeyRow(f"SOH RMSE, {label}, {features} features", chem, SOH_CLAIM if features == "entropy" else NOT_STATED,
+             BRIEF if features == "entropy" else "-", "prognostics", f"soh_rmse_pct_{key}_{features}")
+      for label, chem, key in PROGNOSTIC_SPLITS for features in ("entropy", "severson")),
+    *(KeyRow(f"RUL error [cycles], {label}, {features} features", chem, NOT_STATED, "-", "prognostics",
+             f"rul_error_cycles_{key}_{features}")
+      for label, chem, key in PROGNOSTIC_SPLITS for features in ("entropy", "severson")),
+    KeyRow("Simulator speed-up vs PyBaMM Simulation.step (save=True), SPMe lumped", "NMC",
+           "target >= 10x", "issue 2", "performance", "speedup_spme_x"),
+    KeyRow("Cycle life at 0 C vs 25 C ambient, same 2C CC-CV fast charge", "NMC",
+           "shorter in the cold (literature, plating-dominated)", "issue 6", "cold_life", "cold_life_change_pct"),
+    KeyRow("Fast lifetime: end-of-life cycle vs the cycle-by-cycle run", "NMC", "within 2 %", "issue 6",
+           "validation", "fast_eol_diff_pct"),
+    KeyRow("Fast lifetime: cycling-time speed-up vs the cycle-by-cycle run", "NMC", ">= 10x", "issue 6",
+           "validation", "fast_speedup_x"),
+    KeyRow("Cycling vs PyBaMM Experiment cycling: capacity difference", "NMC", "within 0.2 %", "issue 6",
+           "validation", "cycling_capacity_diff_pct"),
+)  # fmt: skip
+
+
+# The project's parts, in running order.
+PARTS: tuple[Part, ...] = (
+    Part(
+        PERFORMANCE_PART,
+        "Performance: eomctl against PyBaMM",
+        performance_part,
+        quick_budget="SPMe case only, 60 steps x 30 s, 2 repeats; env: 20 steps, 2 envs",
+        full_budget="SPM, SPMe, SPMe+SEI+plating, 200 steps x 30 s, 3 repeats; env: 40 steps, 2/4/8 envs",
+        exclusive=True,  # timings: never beside another part
+    ),
+    Part(
+        "protocols",
+        "Standard charging protocols against CC-CV",
+        protocols_part,
+        quick_budget="1 episode per protocol; matched-time CC-CV for NMC only",
+        full_budget="1 episode per protocol (the scenarios are deterministic); matched-time CC-CV for NMC and LFP",
+        inputs=("envs/FastCharge.yaml", "envs/LFPFastCharge.yaml"),
+    ),
+    Part(
+        "pareto",
+        "Pareto manifold and Entropy Efficiency Zone (FastCharge, NMC)",
+        pareto_part,
+        quick_budget="coarse grid (12 protocols), 1 episode each, no optimal-control bound",
+        full_budget="full grid (22 protocols), 1 episode each, optimal-control bound at 5 budgets",
+        inputs=("envs/FastCharge.yaml",),
+        exclusive=True,  # runs its own parallel sweep
+    ),
+    Part(
+        "policy",
+        "Trained policy against CC-CV",
+        policy_part,
+        quick_budget="1 held-out episode per chemistry",
+        full_budget="3 held-out episodes per chemistry",
+        inputs=tuple(POLICY_FILES.values()),
+    ),
+    Part(
+        "lifetime",
+        "Cycle life and lifetime extension against CC-CV at the same charge time",
+        lifetime_part,
+        quick_budget="PPO and matched CC-CV, all aging rates x1000, fast mode, RPT every 50 cycles, cap 200 (no EOL)",
+        full_budget="PPO, matched CC-CV and CC-CV 1C, all aging rates x300, fast mode, RPT every 50 cycles, cap 2000",
+        inputs=(LIFE_POLICY,),
+        version="3",  # the key number says when the charge times could not be matched
+    ),
+    Part(
+        "analytics",
+        "EOM trajectory analytics and the energy-entropy balance",
+        analytics_part,
+        quick_budget="one 1C CC-CV charge + 1 h rest per chemistry (same in both modes)",
+        full_budget="one 1C CC-CV charge + 1 h rest per chemistry",
+        inputs=("eomctl/data/cells/a123_lfp.yaml",),
+    ),
+    Part(
+        "prognostics",
+        "SOH and RUL prognostics: entropy features against the Severson baseline",
+        prognostics_part,
+        quick_budget="6 simulated cells (fleet scores meaningless) + the real 44-cell set",
+        full_budget="24 simulated cells (NMC + LFP, 10/25/40 C, 1C/2C, spread) to 80 % SOH + the real 44-cell set",
+    ),
+    Part(
+        "bridge",
+        "Entropy-impedance bridge",
+        bridge_part,
+        quick_budget=f"{BRIDGE_STATES} fleet states (same in both modes: ~80 s)",
+        full_budget=f"{BRIDGE_STATES} fleet states, NMC + LFP, 10-40 C",
+        inputs=("eomctl/data/cells/a123_lfp.yaml", "envs/AgedCell.yaml"),
+    ),
+    Part(
+        "training",
+        "Training time of the default run",
+        training_part,
+        quick_budget="PPO learning only, 1024 steps, 2 envs",
+        full_budget="the default command end to end (python scripts/train_agent.py --algo ppo)",
+        exclusive=True,  # a timing: never beside another part
+    ),
+    Part(
+        "validation",
+        "Validation: simulator and cycling against PyBaMM, fast lifetime against cycle by cycle",
+        validation_part,
+        quick_budget="simulator check; 20 cycles against PyBaMM; no fast-vs-slow run",
+        full_budget="simulator check; 100 cycles against PyBaMM; fast vs cycle by cycle to 80 % SOH at SEI x2000, x500",
+    ),
+    Part(
+        "cold_life",
+        "Cycle life at 25 C and 0 C under the same fast charge",
+        cold_life_part,
+        quick_budget="CC-CV 2C, all degradation rates x1000, RPT every 50 cycles, fast mode, cap 250",
+        full_budget="CC-CV 2C, all degradation rates x300, RPT every 100 cycles, fast mode",
+    ),
+)
+
+
+# ------------------------------------------------------------------------------------------------ tables
+def _format_number(value: float, unit: str) -> str:
+    text = f"{value:.3g}" if abs(value) < 1e4 else f"{value:.0f}"
+    return f"{text} {unit}".strip()
+
+
+def _read_numbers(out: Path, record: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        return dict(json.loads((out / record.get("key_numbers", KEY_NUMBERS_FILE)).read_text()))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def _status_text(record: Mapping[str, Any] | None) -> str:
+    if record is None:
+        return "not run"
+    if record["status"] == "skipped":
+        return f"not run: {record.get('reason', '')}"
+    return f"not run: the part failed ({record.get('error', '')})"
+
+
+def key_results(out: Path, records: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The key-results rows, every measured value read from the ``key_numbers.json`` a part wrote.
+
+    Parameters
+    ----------
+    out : Path
+        The output folder.
+    records : mapping
+        Part name -> its record (see :func:`eomctl.reproduce.runner.run_part`); parts absent here count as not run.
+
+    Returns
+    -------
+    list of dict
+        Columns result, chemistry, research_claim, claim_source, measured, how_measured, part, source_file.
+    """
+    rows = []
+    for row in KEY_ROWS:
+        record = records.get(row.part)
+        ran = record is not None and record["status"] == "ok"
+        number = _read_numbers(out, record).get(row.key) if record is not None and ran else None
+        source = str(record.get("key_numbers", "")) if record is not None and number else ""
+        if not ran:
+            measured, how = _status_text(record), ""
+        elif number is None or number.get("value") is None:
+            measured = "not measured" + (f": {number['description']}" if number else f" (no key '{row.key}')")
+            how = ""
+        else:
+            measured, how = _format_number(float(number["value"]), number["unit"]), number["description"]
+            if number.get("caveat"):  # the short table (README) drops the how column; the caveat stays
+                measured += f" ({number['caveat']})"
+        rows.append({"result": row.result, "chemistry": row.chemistry, "research_claim": row.claim,
+                     "claim_source": row.claim_source, "measured": measured, "how_measured": how, "part": row.part,
+                     "source_file": source})  # fmt: skip
+    return rows
+
+
+def performance_rows(out: Path, records: Mapping[str, Mapping[str, Any]]) -> tuple[list[dict[str, str]], str]:
+    """The performance table as the ``performance`` part wrote it, or no rows and why."""
+    record = records.get(PERFORMANCE_PART)
+    if record is None or record["status"] != "ok":
+        return [], f"performance: {_status_text(record)}"
+    if PERFORMANCE_TABLE not in record.get("tables", {}):
+        return [], f"performance: the part wrote no '{PERFORMANCE_TABLE}' table"
+    with open(out / record["tables"][PERFORMANCE_TABLE], newline="") as handle:
+        return list(csv.DictReader(handle)), ""
