@@ -152,6 +152,9 @@ class _ControlStepCCCV:
     def __init__(self, inner: Any) -> None:
         self.inner, self.limits = inner, inner.limits
 
+    def bind(self, target: Any) -> Any:
+        return self
+
     def predict(self, obs: np.ndarray, state: Any = None, episode_start: Any = None, deterministic: bool = True) -> Any:
         return self.inner.predict(obs, state, episode_start, deterministic)
 
@@ -164,12 +167,12 @@ def _charge(sim: CellSimulator, spec: str, target_soc: float, control_steps: boo
     import time
 
     from eomctl.charging.scenarios import load_scenario
-    from eomctl.lifetime.cycling import PolicyAdapter, bind_policy, charge_with_policy
+    from eomctl.lifetime.cycling import PolicyAdapter, charge_with_policy
     from eomctl.policies.specs import parse_policy
 
     sim.reset(soc=0.0, ambient_k=298.15)
     adapter = PolicyAdapter(sim, load_scenario("FastCharge"))
-    policy = bind_policy(parse_policy(spec), adapter)
+    policy = parse_policy(spec).bind(adapter)
     if control_steps:
         policy = _ControlStepCCCV(policy)
     calls = [0]
@@ -273,8 +276,8 @@ def test_resume_refuses_another_experiment(sim: CellSimulator, tmp_path: Path) -
 
 def test_cold_fast_charging_plates_more_and_ages_faster(sim: CellSimulator) -> None:
     """Same 2C CC-CV fast charge to 80 % SOC at 25 C and at -10 C: the cold cell plates more lithium, loses more
-    lithium and more capacity (PHYSICS.md §5: plating is where fast-charge lifetime is lost). Measured here: plating
-    ~2e-3 vs ~3e-4 A.h, LLI 0.030 vs 0.019 %, SOH 0.9997 vs 0.9998 after 2 cycles (plus RPTs); at 0 C the extra
+    lithium and more capacity (docs/physics.md §5: plating is where fast-charge lifetime is lost). Measured here:
+    plating ~2e-3 vs ~3e-4 A.h, LLI 0.030 vs 0.019 %, SOH 0.9997 vs 0.9998 after 2 cycles (plus RPTs); at 0 C the extra
     plating (1e-3 A.h) is offset by slower SEI growth within so few cycles."""
     runs = {}
     for ambient_c in (25.0, -10.0):

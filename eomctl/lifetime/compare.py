@@ -1,6 +1,6 @@
 """Lifetime comparisons: extension over CC-CV at matched charge time, and sweeps over policies x cells x temperatures.
 
-A lifetime gain only means something at equal charge time (PHYSICS.md section 5: charge time is the dominant lever),
+A lifetime gain only means something at equal charge time (docs/physics.md §5: charge time is the dominant lever),
 so :func:`compare_life` runs a CC-CV baseline whose rate is matched to the policy's first charge
 (:func:`matched_cccv_rate`) and states both charge times next to the cycles to end of life. :func:`sweep_lifetime`
 runs many lifetimes through :func:`eomctl.core.executor.run_tasks`, the executor of the Pareto sweeps (local processes
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eomctl.core.executor import run_tasks
-from eomctl.lifetime.cycling import bind_policy, charge_with_policy
+from eomctl.lifetime.cycling import charge_with_policy
 from eomctl.lifetime.engine import LifetimeConfig, LifetimeResult, LifetimeRun, build_simulator, run_lifetime
 from eomctl.policies.baselines import CCCV, Rate
 from eomctl.policies.specs import parse_policy, policy_spec
@@ -54,7 +54,7 @@ def matched_cccv_rate(
     def charge_time(rate_c: float) -> float:
         if rate_c not in times:
             run.sim.restore(fresh)
-            policy = bind_policy(dataclasses.replace(template, rate=Rate(rate_c)), run.adapter)
+            policy = dataclasses.replace(template, rate=Rate(rate_c)).bind(run.adapter)
             phase = charge_with_policy(run.sim, run.adapter, policy, run.target_soc, 1.0, config.charge_time_limit_s)
             times[rate_c] = phase.duration_s
         return times[rate_c]

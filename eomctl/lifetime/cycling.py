@@ -3,14 +3,16 @@
 Design choice (why not :class:`~eomctl.charging.env.ChargingEnv`): the env's ``reset`` re-initialises the simulator to a
 fresh, relaxed cell at a drawn SOC, which would erase the aging state between cycles. The cycling engine therefore owns
 one simulator built once with degradation on and drives it directly; a policy still sees exactly the env's observation
-(same feature names, order, units and clipping bounds, :data:`eomctl.charging.env.BOUNDS`), and its action maps to the
-current as in the env (``I = (a + 1) / 2 * c_rate_max * capacity``), applied with the env's "enforce" limit mode
-(:meth:`~eomctl.cell.simulator.CellSimulator.step_limited`). :class:`PolicyAdapter` is the duck-typed "env" a baseline
-binds to. Nothing is added to env.py.
+(the same builder, :mod:`eomctl.charging.observation`), and its action maps to the current as in the env
+(``I = (a + 1) / 2 * c_rate_max * capacity``), applied with the env's "enforce" limit mode
+(:meth:`~eomctl.cell.simulator.CellSimulator.step_limited`). :class:`PolicyAdapter` is what a policy binds to (a
+:class:`~eomctl.policies.protocol.ControlTarget`), and the charge runs through the one control loop of
+:mod:`eomctl.policies.episode`.
 
 Charging limits: the policy's own (``policy.limits``: a CV voltage, or a plating margin for CC-CO) plus the scenario's
 temperature limit. The scenario's anode-potential limit is *not* applied: a real charger cannot measure the anode
-potential, so lithium plating (PHYSICS.md §5, anode below 0 V vs Li/Li+) must be able to happen during life cycling.
+potential, so lithium plating (anode below 0 V vs Li/Li+, docs/physics.md) must be able to happen during life
+cycling.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from eomctl.charging.env import BMS_FEATURES, BOUNDS, FULL_FEATURES
+from eomctl.charging.observation import ObservationSpace, charge_features
 from eomctl.core.constants import SECONDS_PER_HOUR
 from eomctl.core.errors import ConfigError, EomctlError
 from eomctl.core.resources import DATA_DIR
 from eomctl.policies.baselines import CCCV
+from eomctl.policies.episode import drive
 from eomctl.policies.specs import parse_rate
 
 if TYPE_CHECKING:
@@ -117,50 +120,24 @@ def load_drive_cycle(path: Path, window_s: float = DRIVE_CYCLE_AVERAGE_S) -> tup
 class PolicyAdapter:
     """What a policy binds to instead of a ChargingEnv: features, cell, current scale, scenario (and the simulator).
 
-    Builds the observation vector exactly as :class:`~eomctl.charging.env.ChargingEnv` does for its feature set,
-    measured from the start of the charge phase (time, entropy and ``lambda~`` restart at every charge, as at an env
-    reset).
+    Builds the observation with the env's builder (:func:`eomctl.charging.observation.charge_features`), measured from
+    the start of the charge phase (time, entropy and ``lambda~`` restart at every charge, as at an env reset).
     """
 
     def __init__(self, sim: CellSimulator, scenario: Scenario) -> None:
-
         self.sim, self.scenario, self.cell = sim, scenario, sim.cell
         self.current_max_a = scenario.c_rate_max * sim.cell.capacity_ah
-        self.features: tuple[str, ...] = FULL_FEATURES if scenario.observation == "full" else BMS_FEATURES
-        if scenario.observation == "bms" and scenario.deadline_s is not None:
-            self.features += ("time_left_frac",)
-        bounds = dict(BOUNDS, c_rate=(0.0, scenario.c_rate_max))
-        self._low = np.array([bounds[f][0] for f in self.features])
-        self._high = np.array([bounds[f][1] for f in self.features])
+        self.space = ObservationSpace.of(scenario)
+        self.features: tuple[str, ...] = self.space.features
         deadline = scenario.deadline_s
         self.deadline_s = float(np.mean(deadline)) if deadline else None
 
     def observation(self, start: StepResult, before: StepResult, now: StepResult, soh: float) -> np.ndarray:
         """The env's observation of state ``now`` (``before``: the previous step's end; ``start``: the charge start)."""
-        elapsed_s = now.time_s - start.time_s
-        step_s = now.time_s - before.time_s
-        entropy = now.totals["entropy_j_per_k"] - start.totals["entropy_j_per_k"]
-        step_entropy = now.totals["entropy_j_per_k"] - before.totals["entropy_j_per_k"]
-        step_ah = now.totals["charge_in_ah"] - before.totals["charge_in_ah"]
-        current_a = step_ah * SECONDS_PER_HOUR / step_s if step_s > 0 else 0.0
-        rate = step_entropy / step_s if step_s > 0 else 0.0
-        limit_s = self.scenario.time_limit_s
-        values = {
-            "soc": now.soc,
-            "voltage_v": now.voltage_v,
-            "temperature_k": now.temperature_k,
-            "c_rate": current_a / self.cell.capacity_ah,
-            "time_used_frac": elapsed_s / limit_s,
-            "time_left_frac": ((self.deadline_s or limit_s) - elapsed_s) / limit_s,
-            "entropy_j_per_k": entropy,
-            "lambda_tilde": elapsed_s * rate / entropy if entropy > 1e-12 else 0.0,  # PHYSICS.md §4
-            "anode_potential_v": now.anode_potential_v,
-            "soh": soh,
-            "soc_estimate": start.soc
-            + (now.totals["charge_in_ah"] - start.totals["charge_in_ah"]) / self.cell.capacity_ah,
-        }
-        vector = np.array([values[f] for f in self.features])
-        return np.clip(vector, self._low, self._high).astype(np.float32)
+        limit_s, capacity_ah = self.scenario.time_limit_s, self.cell.capacity_ah
+        values = charge_features(start, before, now, soc_0=start.soc, capacity_ah=capacity_ah, time_limit_s=limit_s,
+                                 deadline_s=self.deadline_s, soh=soh)  # fmt: skip
+        return self.space.vector(values)
 
 
 @dataclass(frozen=True)
@@ -187,12 +164,6 @@ def _checked(result: StepResult, where: str) -> StepResult:
     return result
 
 
-def bind_policy(policy: Policy, adapter: PolicyAdapter) -> Policy:
-    """The policy bound to the adapter (a baseline learns the feature order); a trained model is returned as is."""
-    bind = getattr(policy, "bind", None)
-    return bind(adapter) if bind is not None else policy  # type: ignore[no-any-return]
-
-
 def charge_with_policy(
     sim: CellSimulator,
     adapter: PolicyAdapter,
@@ -201,53 +172,61 @@ def charge_with_policy(
     soh: float,
     time_limit_s: float,
 ) -> PhaseResult:
-    """Charge under ``policy`` (bound) in control steps of the scenario's ``dt_s``.
+    """Charge under ``policy`` (bound to ``adapter``) in control steps of the scenario's ``dt_s``.
 
     Stops when the policy says it is done, the SOC reaches ``target_soc`` or ``time_limit_s`` has passed. Limits: the
     policy's, plus the scenario's temperature limit (see the module docstring).
     """
-
     if type(policy) is CCCV and sim.last.soc < target_soc:
         known = charge_cccv(sim, adapter, policy, target_soc, time_limit_s)
         if known is not None:
             return known
-    sc = adapter.scenario
-    limits = dict(getattr(policy, "limits", None) or {})
-    v_max_v = limits.get("v_max_v") or sc.limits.v_max_v or sim.cell.v_max_v
-    anode_min_v = limits.get("anode_min_v")
-    t_max = limits.get("t_max_k", sc.limits.t_max_k)
-    start = before = sim.last
-    done = getattr(policy, "done", None)
-    state: Any = None
-    while True:
-        now = sim.last
-        obs = adapter.observation(start, before, now, soh)
-        if now.soc >= target_soc or now.time_s - start.time_s >= time_limit_s - 1e-9:
-            break
-        if done is not None and now is not start and done(obs):
-            break
-        action, state = policy.predict(obs, state=state, episode_start=np.array([now is start]), deterministic=True)
+    start = sim.last
+    if start.soc < target_soc and time_limit_s > 1e-9:
+        phase = _ChargePhase(sim, adapter, policy, target_soc, soh, time_limit_s)
+        for _ in drive(policy, adapter.observation(start, start, start, soh), phase.step):
+            pass
+    return _phase(sim, start)
+
+
+class _ChargePhase:
+    """One control step of a charge as ``env.step`` would take it: the step function :func:`drive` calls."""
+
+    def __init__(
+        self, sim: CellSimulator, adapter: PolicyAdapter, policy: Policy, target_soc: float, soh: float, limit_s: float
+    ) -> None:
+        sc, limits = adapter.scenario, dict(policy.limits)
+        self.sim, self.adapter, self.target_soc, self.soh, self.limit_s = sim, adapter, target_soc, soh, limit_s
+        self.v_max_v = limits.get("v_max_v") or sc.limits.v_max_v or sim.cell.v_max_v
+        self.anode_min_v = limits.get("anode_min_v")
+        self.t_max_k = limits.get("t_max_k", sc.limits.t_max_k)
+        self.start = sim.last
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """Apply ``action`` for one control step; terminated at the target SOC, truncated at the time limit."""
+        sim, sc = self.sim, self.adapter.scenario
         a = float(np.clip(np.asarray(action, dtype=np.float64).ravel()[0], -1.0, 1.0))
-        before, saved = now, sim.state
+        before, saved = sim.last, sim.state
+        current_a = 0.5 * (a + 1.0) * self.adapter.current_max_a
         after = _checked(
             sim.step_limited(
-                0.5 * (a + 1.0) * adapter.current_max_a,
-                sc.dt_s,
-                v_max_v=v_max_v,
-                anode_min_v=anode_min_v,
-                t_max_k=t_max,
+                current_a, sc.dt_s, v_max_v=self.v_max_v, anode_min_v=self.anode_min_v, t_max_k=self.t_max_k
             ),
             "charge",
         )
-        if after.soc > target_soc > before.soc and after.current_a > 0:
+        landed = after.soc > self.target_soc > before.soc and after.current_a > 0
+        if landed:
             # End exactly at the target: the step's current is constant, so SOC (lithium in the negative electrode)
             # is linear in time within it. Without this the charge ends up to one dt_s late, the cycle-end state
             # jitters from cycle to cycle, and the inter-cycle extrapolation would amplify that jitter.
-            fraction = (target_soc - before.soc) / (after.soc - before.soc)
+            fraction = (self.target_soc - before.soc) / (after.soc - before.soc)
             sim.restore(saved)
-            _checked(sim.step(after.current_a, fraction * after.duration_s, v_max_v=v_max_v + 1e-3), "charge")
-            break
-    return _phase(sim, start)
+            _checked(sim.step(after.current_a, fraction * after.duration_s, v_max_v=self.v_max_v + 1e-3), "charge")
+        now = sim.last
+        observation = self.adapter.observation(self.start, before, now, self.soh)
+        terminated = landed or now.soc >= self.target_soc
+        truncated = not terminated and now.time_s - self.start.time_s >= self.limit_s - 1e-9
+        return observation, 0.0, terminated, truncated, {}
 
 
 def charge_cccv(

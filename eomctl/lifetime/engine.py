@@ -38,7 +38,6 @@ from eomctl.core.io import write_csv, write_json
 from eomctl.lifetime.cycling import (
     CyclingError,
     PolicyAdapter,
-    bind_policy,
     charge_with_policy,
     discharge,
     parse_discharge,
@@ -83,7 +82,7 @@ DEGRADATION_KEYS = ("lli_pct", "lam_neg_pct", "lam_pos_pct", "plating_ah", "sei_
 # The rate constants of every degradation mechanism PyBaMM's submodels use (whichever SEI model the cell's option picks
 # reads only its own): ``aging_acceleration`` multiplies all of them by one factor, so the mechanisms keep their
 # relative weight. Accelerating the SEI alone (a common shortcut) makes the thermally activated SEI dominate and
-# hides the plating that sets the life of a cold, fast-charged cell (PHYSICS.md section 5).
+# hides the plating that sets the life of a cold, fast-charged cell (docs/physics.md §5).
 AGING_RATE_PARAMETERS = (
     "SEI solvent diffusivity [m2.s-1]",  # solvent-diffusion limited: dL/dt ~ D / L
     "SEI kinetic rate constant [m.s-1]",  # reaction limited, and the kinetic part of EC reaction limited
@@ -255,7 +254,7 @@ class LifetimeRun:
         self.scenario = load_scenario(config.scenario)
         self.sim = simulator if simulator is not None else build_simulator(config)
         self.adapter = PolicyAdapter(self.sim, self.scenario)
-        self.policy = bind_policy(policy if policy is not None else parse_policy(config.policy), self.adapter)
+        self.policy = (policy if policy is not None else parse_policy(config.policy)).bind(self.adapter)
         self.discharge = parse_discharge(config.discharge)
         self.target_soc = config.target_soc if config.target_soc is not None else self.scenario.target_soc
         self.ambient_k = config.ambient_c + KELVIN_OFFSET
