@@ -347,7 +347,7 @@ def bench_pybamm(
             solutions.append(simulation.step(args.dt, inputs=inputs, save=save))
 
     def check() -> tuple[float, float]:
-        # PHYSICS.md pitfall 5: a step after an event can silently return the old state; check the clock.
+        # docs/physics.md §7, pitfall 5: a step after an event can silently return the old state; check the clock.
         t_end = float(solutions[-1].t[-1])
         if abs(t_end - args.steps * args.dt) > 1e-6 * args.steps * args.dt:
             raise RuntimeError(f"PyBaMM stopped early at t = {t_end} s (voltage cut-off event or solver failure)")

@@ -3,7 +3,7 @@
 Runs one CC-CV charge + rest through eomctl (PyBaMM's experiment steps on the compiled integrator) and through
 ``pybamm.Simulation`` with the same model, options, cell and initial SOC, at PyBaMM's default tolerances and at a tight
 reference tolerance, and prints voltage RMSE, the largest temperature difference and the entropy / irreversible-heat
-agreement (PHYSICS.md section 3). Usage::
+agreement (docs/physics.md §3). Usage::
 
     python benchmarks/validate_simulator.py [--cell Chen2020] [--model SPMe] [--dt 10]
 """

@@ -37,13 +37,13 @@ def test_quick_study_measures_every_state(study: dict[str, Any]) -> None:
         current_a = bridge.CHARGE_RATE_C * row["capacity_ah"]
         assert 0.005 < row["r0_ohm"] < row["resistance_ohm"] < 0.2  # diffusion adds to the instantaneous drop
         assert row["r_s_ohm"] > row["r0_ohm"]
-        # Power loss is I^2 R_S at constant current (the definition of R_S, PHYSICS.md section 4).
+        # Power loss is I^2 R_S at constant current (the definition of R_S, docs/physics.md §4).
         np.testing.assert_allclose(row["power_loss_w"], current_a**2 * row["r_s_ohm"], rtol=1e-12)
         # Sigma / Q = int I R_S / T dt / Q lies between I R_S / T_end and I R_S / T_ambient (T rises on charge).
         upper = current_a * row["r_s_ohm"] / (row["ambient_c"] + 273.15)
         lower = current_a * row["r_s_ohm"] / row["temperature_end_k"]
         assert lower * 0.999 <= row["entropy_per_coulomb"] <= upper * 1.001
-        # lambda at a fixed time is a clock: ~1 / 600 s whatever the state (PHYSICS.md section 4).
+        # lambda at a fixed time is a clock: ~1 / 600 s whatever the state (docs/physics.md §4).
         np.testing.assert_allclose(row["lambda_per_s"] * bridge.CHARGE_S, 1.0, atol=0.2)
 
 

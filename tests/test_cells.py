@@ -81,7 +81,7 @@ def test_pybamm_parameter_sets_load_by_name(spec: str, name: str) -> None:
     assert not cell.builtin
     assert cell.capacity_ah == expected["Nominal cell capacity [A.h]"]
     assert cell.v_max_v == expected["Upper voltage cut-off [V]"]
-    assert cell.heat_of_mixing is (cell.name == "Chen2020")  # PHYSICS.md pitfall 2: not for ORegan2022
+    assert cell.heat_of_mixing is (cell.name == "Chen2020")  # docs/physics.md §7, pitfall 2: not for ORegan2022
 
 
 def test_raw_sets_report_which_degradation_options_they_support() -> None:

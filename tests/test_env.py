@@ -107,7 +107,7 @@ def test_random_actions_keep_enforced_limits(
 
 
 def test_entropy_bookkeeping_and_energy_balance(make_env: Callable[..., ChargingEnv]) -> None:
-    """Sum of per-step entropy equals the simulator's integral; E_in = DeltaG + int T dSigma (PHYSICS.md §3).
+    """Sum of per-step entropy equals the simulator's integral; E_in = DeltaG + int T dSigma (docs/physics.md §3).
 
     int T dSigma is rebuilt from the infos with the step-mean temperature (trapezoid over step ends), so the check
     ties the env's per-step numbers together independently of the simulator's own T-weighted quadrature.

@@ -80,7 +80,7 @@ def test_real_charge_metrics(charge_rest: tuple[CellSimulator, dict[str, np.ndar
     assert np.all(m["lambda_per_s"][rest] == 0) and np.all(m["kappa_per_s2"][rest[1:]] == 0)
     assert np.all(m["kappa_tilde"][rest[1:]] == 0)
     sigma_end = m["sigma_j_per_k"][charging[-1]]
-    assert 5.0 < sigma_end < 15.0  # PHYSICS.md: ~8-12 J/K for a 1C charge of this cell
+    assert 5.0 < sigma_end < 15.0  # docs/physics.md: ~8-12 J/K for a 1C charge of this cell
     np.testing.assert_allclose(m["sigma_j_per_k"][rest], sigma_end, rtol=1e-12)  # Sigma stays at rest
 
 

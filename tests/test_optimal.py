@@ -44,7 +44,8 @@ def test_replay_meets_limits_and_target(bound_2400: OptimalResult) -> None:
 
 
 def test_no_worse_than_matched_cccv_at_same_resolution(bound_2400: OptimalResult) -> None:
-    # The CC-CV profile is the start point and feasible, so the optimum must not be worse (PHYSICS.md §5: small gain).
+    # The CC-CV profile is the start point and feasible, so the optimum must not be worse (docs/physics.md §5: small
+    # gain).
     assert bound_2400.replay["entropy_j_per_k"] <= bound_2400.cccv_entropy_j_per_k * (1 + 1e-6)
     assert bound_2400.replay["entropy_j_per_k"] >= 0.9 * bound_2400.cccv_entropy_j_per_k
 

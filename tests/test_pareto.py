@@ -256,7 +256,8 @@ def test_tiny_real_sweep_cccv(tmp_path: Path) -> None:
     times = [r["charge_time_s"] for r in rows]
     entropies = [r["entropy_j_per_k"] for r in rows]
     assert all(r["reached_target"] == 1.0 for r in rows)
-    # PHYSICS.md §5: a faster charge costs entropy. Above 2C the 45 C limit binds and charge time saturates (~2060 s).
+    # docs/physics.md §5: a faster charge costs entropy. Above 2C the 45 C limit binds and charge time saturates (~2060
+    # s).
     assert times[0] > max(times[1:]) and entropies[0] < min(entropies[1:])
     assert all(r["lli_pct"] > 0 for r in rows)
     assert rows[0]["on_front"] and sum(r["on_front"] for r in rows) >= 2

@@ -1,4 +1,4 @@
-"""The cell simulator against PyBaMM's own solver, and the entropy identities of PHYSICS.md section 3."""
+"""The cell simulator against PyBaMM's own solver, and the entropy identities of docs/physics.md §3."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def test_matches_pybamm_simulation_on_cccv(chen_spme: CellSimulator) -> None:
 def test_energy_entropy_balance_against_pybamm_heat_sources(chen_spme: CellSimulator) -> None:
     """int T dSigma (Bernardi) equals PyBaMM's own irreversible heat (total minus reversible heating) after a rest.
 
-    PHYSICS.md section 3: with heat of mixing on, the balance closes once the free energy parked in concentration
+    docs/physics.md §3: with heat of mixing on, the balance closes once the free energy parked in concentration
     gradients is released during a rest of >= 3 h.
     """
     steps = ["Charge at 1C until 4.2 V", "Rest for 3 hours"]
@@ -86,7 +86,7 @@ def test_energy_entropy_balance_against_pybamm_heat_sources(chen_spme: CellSimul
 
 
 def test_sigma_never_decreases_and_obeys_lower_bound(chen_spme: CellSimulator) -> None:
-    """Sigma_dot >= 0 on charge and Sigma >= Q^2 min(R_S) / (max(T) t) (PHYSICS.md section 3)."""
+    """Sigma_dot >= 0 on charge and Sigma >= Q^2 min(R_S) / (max(T) t) (docs/physics.md §3)."""
     chen_spme.reset(soc=0.1)
     results = [chen_spme.step(current_a=10.0, dt_s=30.0) for _ in range(40)]
     results = [r for r in results if r.duration_s > 0]

@@ -1,8 +1,8 @@
 """The entropy-impedance bridge: does entropy production on a charge measure what a pulse-resistance test measures?
 
-PHYSICS.md section 4: on a charge at current ``I_ch`` the Bernardi entropy rate is ``Sigma_dot = I_ch (V - U_bulk) / T``
+docs/physics.md §4: on a charge at current ``I_ch`` the Bernardi entropy rate is ``Sigma_dot = I_ch (V - U_bulk) / T``
 so ``R_S = T Sigma_dot / I_ch^2 = (V - U_bulk) / I_ch`` is a resistance read from entropy. The research this project
-grew from claims that entropy quantities correlate with a 10 s pulse resistance at r = 0.71; PHYSICS.md measured
+grew from claims that entropy quantities correlate with a 10 s pulse resistance at r = 0.71; docs/physics.md §4 records
 r = 0.83 for Sigma per coulomb and mean R_S across 31 aging states, but only r = 0.20 for lambda at 600 s.
 
 This module measures it on a simulated fleet. Each *state* is one cell (LG M50 NMC or A123 LFP, catalogue cells
@@ -50,11 +50,11 @@ EXTRA_INPUTS = (NEG_AM, POS_AM, SEI, CONTACT, HTC)
 PULSE_SOC = 0.5
 CHARGE_SOC0 = 0.3
 CHARGE_RATE_C = 1.0
-CHARGE_S = 600.0  # the segment ends at the fixed time at which lambda is read (PHYSICS.md: 600 s)
+CHARGE_S = 600.0  # the segment ends at the fixed time at which lambda is read (docs/physics.md §4: 600 s)
 CHARGE_DT_S = 30.0
 QUICK_STATES = 6
 CLAIMED_R = 0.71  # the research's claim
-PHYSICS_MD_R = {"entropy_per_coulomb": 0.83, "r_s_ohm": 0.83, "lambda_per_s": 0.20}  # PHYSICS.md section 4
+NOTES_R = {"entropy_per_coulomb": 0.83, "r_s_ohm": 0.83, "lambda_per_s": 0.20}  # docs/physics.md §4
 X_QUANTITIES = ("resistance_ohm", "power_loss_w")
 Y_QUANTITIES = ("lambda_per_s", "lambda_tilde_mean", "r_s_ohm", "entropy_per_coulomb")
 
@@ -186,7 +186,7 @@ def bridge_study(
     -------
     dict
         ``rows`` (one per state), ``correlations``, ``n_states``, ``n_failed``, ``runtime_s``, the claims compared
-        against (``claimed_r``, ``physics_md_r``) and the settings.
+        against (``claimed_r``, ``notes_r``) and the settings.
     """
 
     n = QUICK_STATES if quick else n_states
@@ -205,7 +205,7 @@ def bridge_study(
         "n_failed": sum(1 for r in rows if r.get("failed")),
         "runtime_s": time.perf_counter() - start,
         "claimed_r": CLAIMED_R,
-        "physics_md_r": PHYSICS_MD_R,
+        "notes_r": NOTES_R,
         "settings": {"seed": seed, "executor": executor, "pulse_soc": PULSE_SOC, "charge_soc0": CHARGE_SOC0,
                      "charge_rate_c": CHARGE_RATE_C, "charge_s": CHARGE_S, "charge_dt_s": CHARGE_DT_S},
     }  # fmt: skip

@@ -1,6 +1,6 @@
 """EOM trajectory metrics, the life exponent and the energy-entropy balance of any eomctl record.
 
-Definitions (PHYSICS.md section 4; stated here once, used everywhere in eomctl):
+Definitions (docs/physics.md §4; stated here once, used everywhere in eomctl):
 
 - Entropy production (Bernardi et al., J. Electrochem. Soc. 132 (1985) 5): ``Sigma_dot = I_ch (V - U_bulk) / T``
   [W/K], ``Sigma = integral of Sigma_dot dt`` [J/K] since the start ``t_0`` of the charge (or episode).
@@ -18,7 +18,7 @@ Definitions (PHYSICS.md section 4; stated here once, used everywhere in eomctl):
 - Energy-entropy balance of a charge: ``E_in = integral I_ch V dt = DeltaG + integral T dSigma`` with
   ``DeltaG = integral I_ch U_bulk dt`` the free energy stored. The reversible heat
   ``Q_rev = integral I_ch T dU/dT dt`` is reported beside it but is *not* a term of this free-energy balance (adding
-  it would double-count it, PHYSICS.md section 3).
+  it would double-count it, docs/physics.md §3).
 
 ``Sigma_dot_k`` is the record's ``entropy_rate_w_per_k`` column where there is one (instantaneous at the output
 time in ``eomctl simulate`` CSVs, the step mean in ``eomctl rollout`` CSVs), else the step mean

@@ -2,7 +2,7 @@
 
 Two feature families are compared (:mod:`eomctl.analytics.prognostics`):
 
-- **Entropy features** (PHYSICS.md §4): the entropy produced per cycle ``Sigma_cycle`` [J/K], its life exponent
+- **Entropy features** (docs/physics.md §4): the entropy produced per cycle ``Sigma_cycle`` [J/K], its life exponent
   ``lambda_life = d ln(Sigma_cycle) / dn`` [1/cycle] fitted over the early cycles, and the dissipative resistance
   ``R_S = (V - U_bulk) / I_ch`` [Ohm] of a reference charge, whose growth between two early cycles is the
   entropy-side image of resistance growth (``Sigma_dot = I_ch^2 R_S / T``).
@@ -66,7 +66,7 @@ def severson_log_var(
 def life_exponent(cycles: Sequence[float], entropy_j_per_k: Sequence[float]) -> float:
     """``lambda_life = d ln(Sigma_cycle) / dn`` [1/cycle]: least-squares slope of ln(entropy per cycle) on cycle.
 
-    0 for a cell whose entropy per cycle does not change; > 0 as its resistance grows (PHYSICS.md §4).
+    0 for a cell whose entropy per cycle does not change; > 0 as its resistance grows (docs/physics.md §4).
     """
     n, s = np.asarray(cycles, dtype=float), np.asarray(entropy_j_per_k, dtype=float)
     ok = np.isfinite(n) & np.isfinite(s) & (s > 0)

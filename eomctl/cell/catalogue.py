@@ -42,7 +42,7 @@ _SEI_PREFERENCE = (
     "electron-migration limited",
 )
 _PLATING_PREFERENCE = ("partially reversible", "irreversible", "reversible")
-# Heat of mixing verified only for Chen2020 (shared PHYSICS.md, pitfall 2). OKane2022's cubic-spline graphite OCP
+# Heat of mixing verified only for Chen2020 (docs/physics.md §7, pitfall 2). OKane2022's cubic-spline graphite OCP
 # makes PyBaMM 26.10 fail to build the Jacobian with it; the LGM50 catalogue cell swaps in Chen2020's analytic OCP.
 _HEAT_OF_MIXING_OK = {"Chen2020"}
 # Plain numbers whose names match must be > 0 (_POSITIVE) or lie in (0, 1) (_FRACTION).

@@ -44,7 +44,7 @@ QUADRATURES = (
     "charge_in_ah",  # int I_ch dt / 3600                      [A.h]
 )
 
-# Per-mechanism overpotentials whose sum is V - U_bulk (PHYSICS.md section 1).
+# Per-mechanism overpotentials whose sum is V - U_bulk (docs/physics.md §1).
 MECHANISM_VARIABLES = {
     "reaction": "X-averaged battery reaction overpotential [V]",
     "particle_diffusion": "Battery particle concentration overpotential [V]",

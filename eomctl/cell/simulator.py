@@ -4,7 +4,7 @@ This module is the only place in eomctl that talks to PyBaMM internals. It proce
 once, with the applied current, the ambient and initial temperature and the initial electrode concentrations as *input
 parameters*, converts the discretised equations to CasADi and builds one CVODES (ODE) or IDAS (DAE) integrator over a
 normalised step ``tau in [0, 1]`` whose length ``dt_s`` is a parameter. Stepping then costs one integrator call: nothing
-is re-processed per step (the approach of liionpack and PHYSICS.md pitfall 6).
+is re-processed per step (the approach of liionpack and docs/physics.md §7, pitfall 6).
 
 Entropy accounting follows Bernardi et al. (J. Electrochem. Soc. 132 (1985) 5): the irreversible heat is
 ``Q_irr = I_ch (V - U_bulk)`` and the entropy production rate ``Sigma_dot = Q_irr / T``. These and the electrical energy
@@ -73,8 +73,8 @@ class SimulatorConfig:
     loss_of_active_material : bool
         Add stress-driven loss of active material (needs the parameter set's mechanics parameters).
     heat_of_mixing : bool or None
-        PyBaMM's "heat of mixing" option (PHYSICS.md pitfall 2: without it the lumped temperature misses the particle
-        diffusion loss). None: on for lumped thermal when the cell marks it reliable.
+        PyBaMM's "heat of mixing" option (docs/physics.md §7, pitfall 2: without it the lumped temperature misses the
+        particle diffusion loss). None: on for lumped thermal when the cell marks it reliable.
     contact_resistance : bool
         Add a lumped contact resistance "Contact resistance [Ohm]" (an input parameter, 0 Ohm unless given at reset).
     mechanism_split : bool

@@ -16,39 +16,12 @@ import numpy as np
 
 from eomctl.cell.catalogue import load_cell
 from eomctl.cell.simulator import CellSimulator, StepResult
+from eomctl.charging.observation import ObservationSpace, charge_features
 from eomctl.charging.render import Frame, HumanViewer, draw_episode
 from eomctl.charging.scenarios import Limits, Scenario, load_scenario
 from eomctl.core.constants import FARADAY_C_PER_MOL, KELVIN_OFFSET, SECONDS_PER_HOUR
 from eomctl.core.errors import ConfigError
 
-# Observation features: name -> (low, high). Values are clipped to these documented bounds (a safety net: a physical
-# episode stays well inside them); "c_rate" is bounded by the scenario's c_rate_max instead.
-BOUNDS: dict[str, tuple[float, float]] = {
-    "soc": (0.0, 1.2),
-    "voltage_v": (0.0, 5.0),
-    "temperature_k": (200.0, 400.0),
-    "c_rate": (0.0, 20.0),
-    "time_used_frac": (0.0, 1.0),
-    "time_left_frac": (-1.0, 1.0),
-    "entropy_j_per_k": (0.0, 1000.0),
-    "lambda_tilde": (0.0, 100.0),
-    "anode_potential_v": (-1.0, 2.0),
-    "soh": (0.0, 1.5),
-    "soc_estimate": (0.0, 1.2),
-}
-FULL_FEATURES = (
-    "soc",
-    "voltage_v",
-    "temperature_k",
-    "c_rate",
-    "time_used_frac",
-    "time_left_frac",
-    "entropy_j_per_k",
-    "lambda_tilde",
-    "anode_potential_v",
-    "soh",
-)
-BMS_FEATURES = ("voltage_v", "c_rate", "temperature_k", "soc_estimate")
 V_TOL_V = 1e-3  # a limit counts as crossed beyond these margins (BMS measurement resolution)
 T_TOL_K = 0.05
 HARD_GUARD_V = 0.3  # penalise mode: an over-voltage guard this far above v_max keeps the model in its valid range
@@ -84,7 +57,7 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
     | 4 | time used, t / time_limit_s | - | [0, 1] |
     | 5 | time left before the deadline (else the time limit), (t_deadline - t) / time_limit_s | - | [-1, 1] |
     | 6 | entropy produced so far, Sigma | J/K | [0, 1000] |
-    | 7 | scale-free exponent lambda~ = t Sigma_dot / Sigma (PHYSICS.md §4; 0 while Sigma = 0) | - | [0, 100] |
+    | 7 | scale-free exponent lambda~ = t Sigma_dot / Sigma (docs/physics.md §4; 0 while Sigma = 0) | - | [0, 100] |
     | 8 | plating margin: anode potential vs Li/Li+ at the separator | V | [-1, 2] |
     | 9 | state of health, capacity / fresh capacity | - | [0, 1.5] |
 
@@ -124,7 +97,23 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
     ## Arguments
     ``ChargingEnv(scenario="FastCharge", render_mode=None, overrides=None)``: ``scenario`` is a name, a YAML path or a
     :class:`Scenario`; ``overrides`` are merged into the scenario file (e.g. ``{"simulator": {"compile": False}}``);
-    ``render_mode`` is "rgb_array" or "human". Registered ids: ``eomctl/<Scenario>-v0``.
+    ``render_mode`` is "rgb_array" or "human". Every ``envs/<Scenario>.yaml`` is registered as
+    ``eomctl/<Scenario>-v0``::
+
+        import gymnasium as gym
+        import eomctl  # registers the ids
+
+        env = gym.make("eomctl/ColdCharge-v0", overrides={"simulator": {"compile": False}})
+
+    ## Version History
+    The reward and the reset options changed under -v0 while the project was young; results from before a change are
+    not comparable with those after it:
+
+    * v0 (2026-11-24): first release: five scenarios, entropy-production reward, enforced or penalised limits.
+    * v0 (2026-11-25): ``reset(options={"limits": ...})`` overrides the scenario's limits for one episode.
+    * v0 (2026-11-25): the reward gains ``w_incomplete * shortfall`` at truncation (a policy that charged too slowly to
+      finish scored better than one that finished).
+    * v0 (2026-12-03): the observation is built by :mod:`eomctl.charging.observation` (the same values as before).
     """
 
     metadata: dict[str, Any] = {"render_modes": ["human", "rgb_array"], "render_fps": 4}  # noqa: RUF012
@@ -152,13 +141,9 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
         self.current_max_a = sc.c_rate_max * self.cell.capacity_ah
         self.v_max_v = sc.limits.v_max_v if sc.limits.v_max_v is not None else self.cell.v_max_v
         self.limits: Limits = sc.limits  # this episode's limits: the scenario's, or reset's "limits" option
-        self.features: tuple[str, ...] = FULL_FEATURES if sc.observation == "full" else BMS_FEATURES
-        if sc.observation == "bms" and sc.deadline_s is not None:
-            self.features += ("time_left_frac",)
-        bounds = dict(BOUNDS, c_rate=(0.0, sc.c_rate_max))
-        self._low = np.array([bounds[f][0] for f in self.features], dtype=np.float32)
-        self._high = np.array([bounds[f][1] for f in self.features], dtype=np.float32)
-        self.observation_space = gym.spaces.Box(self._low, self._high, dtype=np.float32)
+        self.observation = ObservationSpace.of(sc)
+        self.features: tuple[str, ...] = self.observation.features
+        self.observation_space = gym.spaces.Box(self.observation.low, self.observation.high, dtype=np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
         self.fresh_capacity_ah = self._capacity_ah({})
         self.entropy_scale_j_per_k = sc.reward.entropy_scale_j_per_k or self._calibrate_entropy_scale()
@@ -218,7 +203,7 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
             "deadline_missed": False,
             "soh": self._capacity_ah(inputs) / self.fresh_capacity_ah,
             "violations": 0,
-            "lambda_tilde": 0.0,
+            "start": result,
         }
         info = self._info(result, result, terms={}, step_violations={}, lli_step_pct=0.0, done_flags=(False, False))
         self._frames = [self._frame(info)] if self.render_mode else []
@@ -281,9 +266,6 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
         truncated = not terminated and after.time_s >= sc.time_limit_s - 1e-9
         shortfall = (sc.target_soc - after.soc) / max(sc.target_soc - self._episode["soc_0"], 1e-9)
         terms["incomplete"] = -w.incomplete * max(shortfall, 0.0) * truncated
-        total = after.totals["entropy_j_per_k"]
-        rate = d_entropy / duration_s if duration_s > 0 else 0.0
-        self._episode["lambda_tilde"] = after.time_s * rate / total if total > 1e-12 else 0.0
         info = self._info(before, after, terms, violations, lli_step_pct, (success, failed))
         if self.render_mode:
             self._frames.append(self._frame(info))
@@ -324,8 +306,7 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
 
     # ------------------------------------------------------------------ observation and info
     def _observation(self, info: Mapping[str, Any]) -> np.ndarray:
-        values = np.array([info[name] for name in self.features], dtype=np.float64)
-        return np.clip(values, self._low, self._high).astype(np.float32)
+        return self.observation.vector(info)
 
     def _info(
         self,
@@ -337,34 +318,20 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
         done_flags: tuple[bool, bool],
     ) -> dict[str, Any]:
         sc, ep, totals = self.scenario, self._episode, after.totals
-        duration_s = after.time_s - before.time_s
         step = {k: totals[k] - before.totals[k] for k in ("entropy_j_per_k", "energy_in_j", "free_energy_j")}
         step.update(heat_irr_j=totals["heat_irr_j"] - before.totals["heat_irr_j"])
-        charge_ah = totals["charge_in_ah"] - before.totals["charge_in_ah"]
-        current_a = charge_ah * SECONDS_PER_HOUR / duration_s if duration_s > 0 else 0.0
         deadline_s = ep["deadline_s"]
+        features = charge_features(ep["start"], before, after, soc_0=ep["soc_0"], capacity_ah=self.cell.capacity_ah,
+                                   time_limit_s=sc.time_limit_s, deadline_s=deadline_s, soh=ep["soh"])  # fmt: skip
         info: dict[str, Any] = {
             "time_s": after.time_s,
-            "current_a": current_a,
-            "c_rate": current_a / self.cell.capacity_ah,
-            "voltage_v": after.voltage_v,
-            "temperature_k": after.temperature_k,
-            "soc": after.soc,
-            "soc_estimate": ep["soc_0"] + totals["charge_in_ah"] / self.cell.capacity_ah,
+            **features,
             "entropy_step_j_per_k": step["entropy_j_per_k"],
-            "entropy_j_per_k": totals["entropy_j_per_k"],
-            "entropy_rate_w_per_k": step["entropy_j_per_k"] / duration_s if duration_s > 0 else 0.0,
-            "lambda_tilde": ep["lambda_tilde"],
             "heat_irr_j": step["heat_irr_j"],
             "energy_in_j": step["energy_in_j"],
             "free_energy_j": step["free_energy_j"],
             "lli_pct": after.degradation.get("lli_pct", 0.0),
             "lli_step_pct": lli_step_pct,
-            "anode_potential_v": after.anode_potential_v,
-            "soh": ep["soh"],
-            "time_used_frac": after.time_s / sc.time_limit_s,
-            "time_left_frac": ((deadline_s if deadline_s is not None else sc.time_limit_s) - after.time_s)
-            / sc.time_limit_s,
             "deadline_s": deadline_s,
             "violations": dict(step_violations),
             "violation_count": ep["violations"],

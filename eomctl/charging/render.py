@@ -1,6 +1,6 @@
 """Drawing a charging episode: current, voltage, temperature and entropy production rate against time.
 
-Kept apart from :mod:`eomctl.charging.env` so the environment holds physics and bookkeeping only (STYLE.md). Drawing
+Kept apart from :mod:`eomctl.charging.env` so the environment holds physics and bookkeeping only. Drawing
 uses matplotlib's object API on an Agg canvas, never pyplot's global state, so it is safe in worker processes and
 threads.
 """

@@ -4,7 +4,7 @@ A scenario says which cell and model to simulate, where an episode starts, what 
 they are held, how the reward is weighted and what is randomised per episode. Each ``envs/<Name>.yaml`` is registered
 with Gymnasium as ``eomctl/<Name>-v0`` by :func:`register_scenarios`.
 
-Data flows one way (STYLE.md): YAML -> :func:`scenario_from_dict` (unknown keys rejected) -> :meth:`Scenario.validate`
+Data flows one way: YAML -> :func:`scenario_from_dict` (unknown keys rejected) -> :meth:`Scenario.validate`
 (impossible limits rejected, with the field named) -> :class:`eomctl.charging.env.ChargingEnv`.
 """
 
@@ -40,7 +40,7 @@ class Limits:
 
     v_max_v: float | None = None
     t_max_k: float | None = 318.15  # 45 C: a common cell-maker charge limit
-    anode_min_v: float | None = 0.0  # Li plating is thermodynamically possible below 0 V vs Li/Li+ (PHYSICS.md §5)
+    anode_min_v: float | None = 0.0  # Li plating is thermodynamically possible below 0 V vs Li/Li+ (docs/physics.md §5)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from eomctl.analytics.bridge import CLAIMED_R, PHYSICS_MD_R, QUICK_STATES, bridge_study, write_bridge
+from eomctl.analytics.bridge import CLAIMED_R, NOTES_R, QUICK_STATES, bridge_study, write_bridge
 from eomctl.core.executor import EXECUTORS
 from eomctl.plotting.analytics import plot_bridge
 
@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     for c in study["correlations"]:
         if c["x"] == "resistance_ohm":
             print(f"  {c['group']:>8}  R_10s vs {c['y']:<20} r = {c['r']:+.3f}  p = {c['p']:.2g}  (n = {c['n']})")
-    print(f"  (research claim: r = {CLAIMED_R}; PHYSICS.md: {PHYSICS_MD_R})")
+    print(f"  (research claim: r = {CLAIMED_R}; physics notes: {NOTES_R})")
     return 0
 
 

@@ -84,10 +84,11 @@ def eez_distance(point: Sequence[float] | np.ndarray, front: np.ndarray, eps: Se
 
     - time, 2 %: the charge time of a control policy is quantised by its control period (30 s in FastCharge, i.e. 1-3 %
       of a 20-50 min charge), so a smaller slack would separate protocols that differ by one control step;
-    - entropy, 5 %: at equal charge time the entropy-optimal profile beats CC-CV by 0.3-3 % (PHYSICS.md §5, §6), so
+    - entropy, 5 %: at equal charge time the entropy-optimal profile beats CC-CV by 0.3-3 % (docs/physics.md §5, §6), so
       5 % admits a well-tuned standard protocol but excludes one that wastes more than an optimal controller saves;
     - degradation, 5 %: LLI per charge varies by a few per cent between protocols and does not track entropy
-      (OKane2022: 0.215-0.229 %, PHYSICS.md §4), and aging-model scatter is larger; 5 % keeps only near-best points.
+      (OKane2022: 0.215-0.229 %, docs/physics.md §4), and aging-model scatter is larger; 5 % keeps only near-best
+      points.
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """Evaluate charging policies on a :class:`~eomctl.charging.env.ChargingEnv`, entropy always next to charge time.
 
-PHYSICS.md §5: at equal charge time entropy-optimal charging beats CC-CV by only a few per cent, so a saving means
+docs/physics.md §5: at equal charge time entropy-optimal charging beats CC-CV by only a few per cent, so a saving means
 nothing without its charge time. :func:`compare` therefore sets a policy against the CC-CV whose charge time matches
 its own (:func:`matched_time_cccv`) and against CC-CV at 0.5C / 1C / 2C, each with its time. Baselines and trained
 agents go through the same :func:`rollout` (see :mod:`eomctl.policies.baselines`).
@@ -339,7 +339,7 @@ def compare(
     evaluation = evaluate_policy(policy, built, episodes, seed)
     mine = _pair(evaluation)
     # 0.3 %, tighter than the 1 % the harness guarantees: at equal time entropy differs by only a few per cent
-    # (PHYSICS.md section 5), and a 1 % time gap alone moves entropy by about 1 %.
+    # (docs/physics.md §5), and a 1 % time gap alone moves entropy by about 1 %.
     rate_c, matched = matched_time_cccv(mine["charge_time_s"], built, seed, episodes=episodes, rtol=0.003)
     theirs = _pair(matched)
     return {

@@ -9,11 +9,11 @@ For a scenario (cell, model, limits, initial and target SOC) and a charge-time b
 
 is solved on the *same* discretised PyBaMM model the simulator steps (its CasADi DAE, :attr:`CellSimulator.dae`), so the
 bound is a bound of the environment itself, not of a surrogate. Sigma is Bernardi's entropy production
-``int I_ch (V - U_bulk) / T dt`` (PHYSICS.md §1), integrated as a CVODES quadrature.
+``int I_ch (V - U_bulk) / T dt`` (docs/physics.md §1), integrated as a CVODES quadrature.
 
 Method: single shooting with exact derivatives. The N interval integrations are chained symbolically in one CasADi
 graph; SLSQP receives the objective gradient and constraint Jacobian from CVODES forward sensitivities (N directions
-of a 100-160-state ODE per Jacobian), where finite differences took ~5 min per solve (PHYSICS.md §6). SLSQP beat
+of a 100-160-state ODE per Jacobian), where finite differences took ~5 min per solve (docs/physics.md §6). SLSQP beat
 IPOPT on the same derivatives (see :func:`_solve_slsqp`). The start point is the matched-time CC-CV
 profile (CC with the BMS-style limit taper of :meth:`CellSimulator.step_limited`), which is feasible: the optimum can
 then only improve on CC-CV at resolution ``T / N``, and a worse answer would expose a formulation bug.
@@ -440,7 +440,7 @@ def cccv_at_budget(
 ) -> dict[str, float]:
     """Replay summary of the CC-CV charge (CC with the BMS limit taper) that reaches the target SOC at the budget.
 
-    The reference an optimal charge must beat at the same charge time (PHYSICS.md §5). ``dt_s`` defaults to the
+    The reference an optimal charge must beat at the same charge time (docs/physics.md §5). ``dt_s`` defaults to the
     scenario's control step.
     """
     sc = _load(scenario, overrides)

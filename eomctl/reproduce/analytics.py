@@ -26,7 +26,7 @@ ANALYTICS_TEXT = """
         A 1C CC-CV charge from 10 % SOC to C/20 followed by a 1 h rest (SPMe, lumped thermal, 10 s output) was
         simulated for the NMC (LG M50) and LFP (A123) cells and analysed with `eomctl analyze`: entropy production
         Sigma, its rate, lambda = Sigma_dot/Sigma, the scale-free lambda~ = (t - t0) lambda (about 1 under steady
-        dissipation, falling to 0 in CV and at rest) and its curvature kappa~ (PHYSICS.md section 4). The phase
+        dissipation, falling to 0 in CV and at rest) and its curvature kappa~ (docs/physics.md §4). The phase
         portrait shows the charge moving to (lambda~, kappa~) = (0, 0) at rest while Sigma keeps its value. The
         energy-entropy balance E_in = DeltaG + int T dSigma is closed from the CSV alone (residual in the table): a
         check that the entropy accounting is complete.

@@ -105,9 +105,10 @@ def performance_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
     return PartResult(paragraph, [figure], tables, numbers)
 
 
-NOT_STATED = "no figure stated in the project's sources"
-SOURCE_EQUAL_TIME = "project brief; PHYSICS.md §5"
-CLAIM_EQUAL_TIME = "23-35 % (research); PHYSICS.md expects ~0.3 % at 1C, ~2-3 % at 2C at equal time"
+NOT_STATED = "no figure stated by the research or the docs"
+RESEARCH = "research hypothesis (docs/index.md)"
+SOURCE_EQUAL_TIME = "research hypothesis (docs/index.md); docs/physics.md §5"
+CLAIM_EQUAL_TIME = "23-35 % (research); the physics notes expect ~0.3 % at 1C, ~2-3 % at 2C at equal time"
 CLAIM_RATES = "23-35 % (research; charge time not stated)"
 
 
@@ -127,7 +128,6 @@ def _per_chemistry(result: str, claim: str, source: str, part: str, key: str) ->
     return [KeyRow(result, chem.upper(), claim, source, part, f"{key}_{chem}") for chem in ("nmc", "lfp")]
 
 
-BRIEF = "the project brief (research claims to test)"
 SOH_CLAIM = "SOH RMSE 1.8 %"
 PROGNOSTIC_SPLITS = (
     ("simulated fleet, leave one cell out", "NMC+LFP", "fleet"),
@@ -141,38 +141,43 @@ KEY_ROWS: tuple[KeyRow, ...] = (
                     SOURCE_EQUAL_TIME, "protocols", "best_baseline_entropy_reduction_vs_matched_cccv_pct"),
     *(row for rate in ("0.5C", "1C", "2C") for row in _per_chemistry(
         f"Entropy reduction vs CC-CV {rate} (each at its own charge time), trained policy", CLAIM_RATES,
-        "project brief", "policy", f"entropy_reduction_vs_cccv_{rate}_pct")),
+        RESEARCH, "policy", f"entropy_reduction_vs_cccv_{rate}_pct")),
     *_per_chemistry("Lifetime extension vs CC-CV at matched charge time (cycles to 80 % SOH)", "+25 % (research)",
-                    "project brief", "lifetime", "lifetime_extension_pct"),
+                    RESEARCH, "lifetime", "lifetime_extension_pct"),
     KeyRow("Bridge: Pearson r, 10 s pulse resistance vs mean R_S", "NMC+LFP",
-           "r = 0.71 (research); r = 0.83 on 31 aging states", "issue 7; PHYSICS.md §4", "bridge",
+           "r = 0.71 (research); r = 0.83 on 31 aging states", f"{RESEARCH}; docs/physics.md §4", "bridge",
            "bridge_r_pulse_resistance_vs_rs"),
     KeyRow("Bridge: Pearson r, 10 s pulse resistance vs entropy per coulomb", "NMC+LFP", "r = 0.83 on 31 aging states",
-           "PHYSICS.md §4", "bridge", "bridge_r_pulse_resistance_vs_entropy_per_coulomb"),
-    *_per_chemistry("Bridge: Pearson r, 10 s pulse resistance vs mean R_S", "r = 0.71 (research)", "issue 7",
+           "docs/physics.md §4", "bridge", "bridge_r_pulse_resistance_vs_entropy_per_coulomb"),
+    *_per_chemistry("Bridge: Pearson r, 10 s pulse resistance vs mean R_S", "r = 0.71 (research)", RESEARCH,
                     "bridge", "bridge_r_pulse_resistance_vs_rs"),
     *_per_chemistry("Bridge: Pearson r, 10 s pulse resistance vs entropy per coulomb", "r = 0.71 (research)",
-                    "issue 7", "bridge", "bridge_r_pulse_resistance_vs_entropy_per_coulomb"),
+                    RESEARCH, "bridge", "bridge_r_pulse_resistance_vs_entropy_per_coulomb"),
     KeyRow("Bridge: Pearson r, 10 s pulse resistance vs lambda at 600 s", "NMC+LFP",
-           "r = 0.71 (research: lambda vs internal resistance); r = 0.20 (PHYSICS.md)", "project brief; PHYSICS.md §4",
+           "r = 0.71 (research: lambda vs internal resistance); r = 0.20 (physics notes)",
+           f"{RESEARCH}; docs/physics.md §4",
            "bridge", "bridge_r_pulse_resistance_vs_lambda"),
     *_per_chemistry("Bridge: Pearson r, 10 s pulse resistance vs lambda at 600 s", "r = 0.71 (research)",
-                    "project brief", "bridge", "bridge_r_pulse_resistance_vs_lambda"),
+                    RESEARCH, "bridge", "bridge_r_pulse_resistance_vs_lambda"),
     *(KeyRow(f"SOH RMSE, {label}, {features} features", chem, SOH_CLAIM if features == "entropy" else NOT_STATED,
-             BRIEF if features == "entropy" else "-", "prognostics", f"soh_rmse_pct_{key}_{features}")
+             RESEARCH if features == "entropy" else "-", "prognostics", f"soh_rmse_pct_{key}_{features}")
       for label, chem, key in PROGNOSTIC_SPLITS for features in ("entropy", "severson")),
     *(KeyRow(f"RUL error [cycles], {label}, {features} features", chem, NOT_STATED, "-", "prognostics",
              f"rul_error_cycles_{key}_{features}")
       for label, chem, key in PROGNOSTIC_SPLITS for features in ("entropy", "severson")),
     KeyRow("Simulator speed-up vs PyBaMM Simulation.step (save=True), SPMe lumped", "NMC",
-           "target >= 10x", "issue 2", "performance", "speedup_spme_x"),
+           "target >= 10x", "design target (docs/performance.md)", "performance", "speedup_spme_x"),
     KeyRow("Cycle life at 0 C vs 25 C ambient, same 2C CC-CV fast charge", "NMC",
-           "shorter in the cold (literature, plating-dominated)", "issue 6", "cold_life", "cold_life_change_pct"),
-    KeyRow("Fast lifetime: end-of-life cycle vs the cycle-by-cycle run", "NMC", "within 2 %", "issue 6",
+           "shorter in the cold (plating-dominated below 25 C)", "Waldmann et al., J. Power Sources 262 (2014) 129",
+           "cold_life", "cold_life_change_pct"),
+    KeyRow("Fast lifetime: end-of-life cycle vs the cycle-by-cycle run", "NMC", "within 2 %",
+           "design target (docs/lifetime.md)",
            "validation", "fast_eol_diff_pct"),
-    KeyRow("Fast lifetime: cycling-time speed-up vs the cycle-by-cycle run", "NMC", ">= 10x", "issue 6",
+    KeyRow("Fast lifetime: cycling-time speed-up vs the cycle-by-cycle run", "NMC", ">= 10x",
+           "design target (docs/lifetime.md)",
            "validation", "fast_speedup_x"),
-    KeyRow("Cycling vs PyBaMM Experiment cycling: capacity difference", "NMC", "within 0.2 %", "issue 6",
+    KeyRow("Cycling vs PyBaMM Experiment cycling: capacity difference", "NMC", "within 0.2 %",
+           "design target (docs/validation.md)",
            "validation", "cycling_capacity_diff_pct"),
 )  # fmt: skip
 

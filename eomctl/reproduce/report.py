@@ -130,7 +130,13 @@ def read_table(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def _part_section(out: Path, record: Mapping[str, Any]) -> str:
+def headline_figures(records: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """The summary's figures as (file relative to the results folder, caption): each headline part's first."""
+    return [(figures[0], caption) for name, caption in HEADLINE_FIGURES
+            if (figures := (records.get(name) or {}).get("figures", []))]  # fmt: skip
+
+
+def _part_section(out: Path, record: Mapping[str, Any], shown: Sequence[str] = ()) -> str:
     status = record["status"]
     state = "resumed (current result of an earlier run)" if record.get("resumed") else status
     state = "from an earlier run (not selected this time)" if record.get("earlier_run") else state
@@ -150,11 +156,40 @@ def _part_section(out: Path, record: Mapping[str, Any]) -> str:
     else:
         parts.append(f"<p>{html.escape(record.get('paragraph', ''))}</p>")
         for figure in record.get("figures", []):
-            parts.append(embed_png(out / figure, f"{record['name']}: {Path(figure).name}"))
+            if figure in shown:  # embedded once, in the summary
+                parts.append(f"<p class='meta'>Figure <code>{html.escape(figure)}</code>: in the summary above.</p>")
+            else:
+                parts.append(embed_png(out / figure, f"{record['name']}: {Path(figure).name}"))
         for name, table in record.get("tables", {}).items():
             parts.append(f"<h3>{html.escape(name)} <span class='meta'>({html.escape(table)})</span></h3>")
             parts.append(html_table(read_table(out / table)))
     return "\n".join(parts) + "</section>"
+
+
+# The headline figures the summary shows first: (part, caption).
+HEADLINE_FIGURES = (
+    ("pareto", "Charge time, entropy and lithium loss of every standard protocol: the Pareto front, the Entropy "
+               "Efficiency Zone and (full run) the optimal-control bound."),
+    ("policy", "The shipped policy against CC-CV at the same charge time: current, voltage, temperature, entropy."),
+    ("lifetime", "Capacity, resistance and entropy per charge over the cycle life, policy against CC-CV."),
+)  # fmt: skip
+SUMMARY_COLUMNS = ("result", "chemistry", "research_claim", "measured")
+
+
+def _summary(out: Path, records: Mapping[str, Mapping[str, Any]], key_rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The one-screen summary: what the report is, the key results in short, and the headline figures."""
+    body = [
+        "<section id='summary'><h2>Summary</h2>",
+        "<p>eomctl simulates lithium-ion cells on PyBaMM models, charges them with standard and learned policies and "
+        "measures entropy production, lithium loss and cycle life at a stated charge time. The table sets the "
+        "research's claims beside what this run measured; the figures are the three results the project stands on. "
+        "Every part's method, figures and full tables follow below.</p>",
+        html_table([{k: row.get(k, "") for k in SUMMARY_COLUMNS} for row in key_rows]),
+    ]
+    for figure, caption in headline_figures(records):
+        body.append(f"<figure>{embed_png(out / figure, caption)}<figcaption>{html.escape(caption)}</figcaption>"
+                    "</figure>")  # fmt: skip
+    return [*body, "</section>"]
 
 
 def write_report(
@@ -184,6 +219,7 @@ def write_report(
     """
     out = Path(path).parent
     records = list(manifest["parts"].values())
+    shown = [figure for figure, _ in headline_figures(manifest["parts"])]
     summary = [{"part": r["name"], "status": "resumed" if r.get("resumed") else r["status"],
                 "wall_s": f"{r['wall_s']:.1f}", "budget": r.get("budget", ""),
                 "note": r.get("reason") or r.get("error") or ""} for r in records]  # fmt: skip
@@ -192,7 +228,8 @@ def write_report(
         "<h1>eomctl: reproduced results</h1>",
         f"<p class='meta'>written {html.escape(manifest['written_utc'])} · mode: {mode} · command: "
         f"<code>{html.escape(manifest.get('command') or 'eomctl reproduce')}</code></p>",
-        "<h2>Key results</h2>",
+        *_summary(out, manifest["parts"], key_rows),
+        "<h2>Key results, with how and where</h2>",
         "<p>The research's claims beside what this run measured; every measured value is read from the "
         '<code>key_numbers.json</code> of the part named ("not run" when the part did not produce it).</p>',
         html_table(key_rows),
@@ -200,7 +237,7 @@ def write_report(
         html_table(performance) if performance else f"<p>{html.escape(performance_note)}</p>",
         "<h2>Parts and wall times</h2>",
         html_table(summary),
-        *(_part_section(out, record) for record in records),
+        *(_part_section(out, record, shown) for record in records),
     ]
     document = (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>eomctl results</title>"
