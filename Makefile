@@ -35,7 +35,7 @@ torch: venv
 	  $(PIP) install -q --retries 0 --timeout 10 --extra-index-url $(TORCH_CPU_INDEX) "torch==$(TORCH_CPU_VERSION)"; \
 	fi
 
-# Headless Chromium for tests/test_report.py (Debian/Ubuntu package); a failed install only warns (the test then
+# Headless Chromium for tests/reproduce/test_report.py (Debian/Ubuntu package); a failed install only warns (the test then
 # fails and says so), so `make run` does not depend on it.
 browser:
 	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
@@ -43,9 +43,9 @@ browser:
 	elif command -v apt-get >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  { $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; } \
-	    || echo "warning: could not install chromium; tests/test_report.py will fail until it is installed"; \
+	    || echo "warning: could not install chromium; tests/reproduce/test_report.py will fail until it is installed"; \
 	else \
-	  echo "warning: no chromium and no apt-get; install Chromium for tests/test_report.py"; \
+	  echo "warning: no chromium and no apt-get; install Chromium for tests/reproduce/test_report.py"; \
 	fi
 
 # ruff (lint + format) and the import-layer contract of pyproject.toml ([tool.importlinter]).

@@ -15,23 +15,20 @@ after it (the "instantaneous" ohmic-plus-kinetic drop, as fast as the record is 
 pulses are found from current steps, not from a protocol description. :func:`pulse_resistance` runs a pulse on a
 :class:`~eomctl.cell.simulator.CellSimulator` and measures it with :func:`find_pulses`; it leaves the simulator's state
 as it found it. It reproduces :func:`eomctl.lifetime.cycling.reference_test`'s 10 s, 1C discharge pulse exactly when
-started from the same state (tests/test_hppc.py).
+started from the same state (tests/cell/test_hppc.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 
 from eomctl.cell.compiled_model import BASE_INPUTS
+from eomctl.cell.simulator import CellSimulator
 from eomctl.core.errors import EomctlError
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-    from eomctl.cell.simulator import CellSimulator
 
 PULSE_S = 10.0  # the standard HPPC pulse length [s]
 FIRST_SAMPLE_S = 0.1  # first sample of a simulated pulse [s]: the "instantaneous" R0

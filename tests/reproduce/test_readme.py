@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,3 +83,16 @@ def test_readme_and_docs_show_what_the_reproduce_command_wrote() -> None:
         assert stale_blocks(text, REPO_ROOT / "results") == [], page
         assert missing_files(text, REPO_ROOT / "results") == [], page  # the committed results/ hold every file
     assert len(files) >= 10
+
+
+def test_readme_python_tour_runs(tmp_path: Path) -> None:
+    """README's Python snippet runs as written (in a fresh interpreter, from another folder)."""
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    snippets = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
+    assert len(snippets) == 1
+    script = tmp_path / "tour.py"
+    script.write_text(snippets[0], encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    charge_time_s, entropy_j_per_k, lli_pct = (float(v) for v in done.stdout.split()[-3:])
+    assert 1000 < charge_time_s < 3600 and entropy_j_per_k > 0 and lli_pct > 0

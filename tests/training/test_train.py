@@ -35,7 +35,7 @@ from eomctl.training.train import (
     train,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHEAP = {"simulator": {"model": "SPM", "thermal": "isothermal", "degradation": False}}
 TINY: dict[str, dict[str, Any]] = {  # a few updates within 64 steps, 8-unit networks
     "ppo": {"n_steps": 32, "batch_size": 32, "n_epochs": 2},

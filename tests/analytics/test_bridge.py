@@ -70,7 +70,7 @@ def test_contact_resistance_moves_pulse_and_entropy_resistance_alike() -> None:
     # The extra Joule heat warms the lumped cell, lowering the other resistances a little over 10 s / 600 s.
     np.testing.assert_allclose(rows[1]["resistance_ohm"] - rows[0]["resistance_ohm"], 0.01, rtol=0.01)
     # Over the 600 s charge the extra 0.25 W warms the cell by ~1 K: R_S rises by a little less than dRc (measured
-    # 8.7 mOhm; exactly dRc in an isothermal model, tests/test_simulator.py).
+    # 8.7 mOhm; exactly dRc in an isothermal model, tests/cell/test_simulator.py).
     assert 0.007 < rows[1]["r_s_ohm"] - rows[0]["r_s_ohm"] < 0.01
 
 

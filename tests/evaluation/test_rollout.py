@@ -25,7 +25,7 @@ from eomctl.policies.trained import NormalizedPolicy, load_agent
 from eomctl.training.final_evaluation import evaluate_run
 from eomctl.training.train import TrainConfig, train
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHEAP = {"simulator": {"model": "SPM", "thermal": "isothermal", "degradation": False, "compile": False}}
 
 

@@ -153,7 +153,7 @@ def test_json_in_eomctl_format_is_not_taken_for_bpx(tmp_path: Path) -> None:
 
 
 def test_builtin_data_file_doubles_as_a_user_cell_file() -> None:
-    by_path = load_cell(Path(__file__).parents[1] / "eomctl" / "data" / "cells" / "a123_lfp.yaml")
+    by_path = load_cell(Path(__file__).parents[2] / "eomctl" / "data" / "cells" / "a123_lfp.yaml")
     by_name = load_cell("A123-LFP")
     assert by_path.parameter_values["Cell volume [m3]"] == by_name.parameter_values["Cell volume [m3]"] == 3.451e-5
     assert not by_path.builtin and by_name.builtin
