@@ -31,15 +31,13 @@ from __future__ import annotations
 import inspect
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from eomctl.cell.simulator import CellSimulator
 from eomctl.core.errors import EomctlError
 from eomctl.core.io import read_csv, write_csv, write_json
-
-if TYPE_CHECKING:
-    from eomctl.cell.simulator import CellSimulator
 
 METRIC_COLUMNS = (
     "time_s",

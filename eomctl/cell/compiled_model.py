@@ -145,41 +145,81 @@ def compile_model(
     degradation_outputs, mechanism_split : bool
         Also output the degradation variables; also integrate the per-mechanism entropy production.
     """
-    n_x, n_z = int(built.len_rhs), int(built.len_alg)
-    t = casadi.MX.sym("t")
-    x = casadi.MX.sym("x", n_x)
-    z = casadi.MX.sym("z", n_z)
-    y = casadi.vertcat(x, z)
-    p_syms = {name: casadi.MX.sym(name) for name in input_names}
-    p = casadi.vertcat(*p_syms.values())
-    cache: dict[Any, Any] = {}
+    sym = _Symbols(built, input_names)
+    outputs = dict(CORE_OUTPUTS) | (dict(DEGRADATION_OUTPUTS) if degradation_outputs else {})
+    out_exprs = [sym.variable(v) for v in outputs.values()]
+    mechanism_names = tuple(MECHANISM_VARIABLES) if mechanism_split else ()
+    quad = _quadratures(sym, out_exprs, mechanism_names)
+    # Normalised time: tau in [0, 1], physical t = tau * dt_s, so one integrator serves every step length.
+    tau, dt = casadi.MX.sym("tau"), casadi.MX.sym("dt_s")
+    scaled_rhs, scaled_quad = casadi.substitute([sym.rhs * dt, quad * dt], [sym.t], [tau * dt])
+    dae: dict[str, casadi.MX] = {"t": tau, "x": sym.x, "p": casadi.vertcat(sym.p, dt), "ode": scaled_rhs,
+                                 "quad": scaled_quad}  # fmt: skip
+    if sym.alg is not None:
+        dae["z"], dae["alg"] = sym.z, casadi.substitute(sym.alg, sym.t, tau * dt)
+    use_jit = _compiler_available() if compile_c is None else compile_c
+    jit_dir = tempfile.mkdtemp(prefix="eomctl_jit_") if use_jit else None
+    integrator, expanded = _integrator(dae, _integrator_options(rtol, atol, sym.n_z, jit_dir), sym.n_z, jit_dir)
+    # Outputs are read at a step's end from inputs re-expressed as a constant current (see _integrate), so t = 0.
+    outputs_expr = casadi.substitute(casadi.vertcat(*out_exprs), sym.t, 0.0)
+    outputs_function = _expand(casadi.Function("outputs", [sym.x, sym.z, sym.p], [outputs_expr]))
+    compiled = CompiledModel(
+        n_x=sym.n_x,
+        n_z=sym.n_z,
+        dae=dict(dae),
+        integrator=integrator,
+        fused=_fused_step(integrator, outputs_function, sym),
+        y0_function=_expand(casadi.Function("y0", [sym.p], [casadi.substitute(sym.y0, sym.t, 0.0)])),
+        outputs_function=outputs_function,
+        output_names=tuple(outputs),
+        quadrature_names=QUADRATURES + tuple(f"mechanism_{m}" for m in mechanism_names),
+        mechanism_names=mechanism_names,
+        interpolants_as_pchip=frozenset(sym.as_pchip),
+        expanded=expanded,
+    )
+    if jit_dir is not None:
+        weakref.finalize(compiled, shutil.rmtree, jit_dir, True)
+    return compiled
 
-    as_pchip: set[str] = set()
 
-    def convert(symbol: pybamm.Symbol) -> casadi.MX:
+class _Symbols:
+    """The CasADi symbols of a built PyBaMM model: time, states, inputs, and its equations converted once."""
+
+    def __init__(self, built: pybamm.BaseModel, input_names: Sequence[str]) -> None:
+        self.built = built
+        self.n_x, self.n_z = int(built.len_rhs), int(built.len_alg)
+        self.t = casadi.MX.sym("t")
+        self.x = casadi.MX.sym("x", self.n_x)
+        self.z = casadi.MX.sym("z", self.n_z)
+        self.y = casadi.vertcat(self.x, self.z)
+        self.p_syms = {name: casadi.MX.sym(name) for name in input_names}
+        self.p = casadi.vertcat(*self.p_syms.values())
+        self.cache: dict[Any, Any] = {}
+        self.as_pchip: set[str] = set()
+        self.rhs = self.convert(built.concatenated_rhs)
+        self.alg = self.convert(built.concatenated_algebraic) if self.n_z else None
+        self.y0 = self.convert(built.concatenated_initial_conditions)
+
+    def convert(self, symbol: pybamm.Symbol) -> casadi.MX:
+        """A PyBaMM expression as CasADi (shared sub-expressions converted once)."""
         # CasADi 3.8's B-spline (PyBaMM's "cubic" data interpolant, e.g. OKane2022's graphite OCP) fails under
         # differentiation; PyBaMM's "pchip" conversion is an explicit C1 piecewise cubic through the same points.
         for node in symbol.pre_order():
             if isinstance(node, pybamm.Interpolant) and node.interpolator == "cubic" and node.dimension == 1:
                 node.interpolator = "pchip"
-                as_pchip.add(node.name)
-        return symbol.to_casadi(t, y, inputs=p_syms, casadi_symbols=cache)
+                self.as_pchip.add(node.name)
+        return symbol.to_casadi(self.t, self.y, inputs=self.p_syms, casadi_symbols=self.cache)
 
-    def variable(name: str) -> casadi.MX:
-        return convert(built.get_processed_variable(name))
+    def variable(self, name: str) -> casadi.MX:
+        """A model variable by name, as CasADi."""
+        return self.convert(self.built.get_processed_variable(name))
 
-    rhs = convert(built.concatenated_rhs)
-    alg = convert(built.concatenated_algebraic) if n_z else None
-    y0 = convert(built.concatenated_initial_conditions)
 
-    outputs = dict(CORE_OUTPUTS)
-    if degradation_outputs:
-        outputs.update(DEGRADATION_OUTPUTS)
-    output_names = tuple(outputs)
-    out_exprs = [variable(v) for v in outputs.values()]
-
+def _quadratures(sym: _Symbols, out_exprs: Sequence[casadi.MX], mechanism_names: Sequence[str]) -> casadi.MX:
+    """The integrands of :data:`QUADRATURES` (Bernardi entropy rate ``I (V - U) / T`` first), then one entropy rate per
+    overpotential mechanism."""
     voltage, ocv, temperature = out_exprs[0], out_exprs[1], out_exprs[2]
-    current_ch = -variable("Current [A]")
+    current_ch = -sym.variable("Current [A]")
     loss = voltage - ocv
     quads = [
         current_ch * loss / temperature,
@@ -189,88 +229,49 @@ def compile_model(
         current_ch * loss,
         current_ch / SECONDS_PER_HOUR,
     ]
-    mechanism_names: tuple[str, ...] = ()
-    if mechanism_split:
-        mechanism_names = tuple(MECHANISM_VARIABLES)
-        quads += [current_ch * variable(v) / temperature for v in MECHANISM_VARIABLES.values()]
-    quad = casadi.vertcat(*quads)
+    quads += [current_ch * sym.variable(MECHANISM_VARIABLES[m]) / temperature for m in mechanism_names]
+    return casadi.vertcat(*quads)
 
-    # Normalised time: tau in [0, 1], physical t = tau * dt_s, so one integrator serves every step length.
-    tau, dt = casadi.MX.sym("tau"), casadi.MX.sym("dt_s")
-    scaled_rhs, scaled_quad = casadi.substitute([rhs * dt, quad * dt], [t], [tau * dt])
-    dae: dict[str, casadi.MX] = {
-        "t": tau,
-        "x": x,
-        "p": casadi.vertcat(p, dt),
-        "ode": scaled_rhs,
-        "quad": scaled_quad,
-    }
+
+def _integrator_options(rtol: float, atol: float, n_z: int, jit_dir: str | None) -> dict[str, Any]:
+    """CVODES/IDAS options; with ``jit_dir``, JIT-compiled C built in that folder."""
     # Trial currents of a limit search may drive the model out of range; those failures are handled, not printed.
-    options: dict[str, Any] = {
-        "abstol": atol,
-        "reltol": rtol,
-        "expand": True,
-        "show_eval_warnings": False,
-    }
+    options: dict[str, Any] = {"abstol": atol, "reltol": rtol, "expand": True, "show_eval_warnings": False}
     if n_z:
-        assert alg is not None
-        dae["z"], dae["alg"] = z, casadi.substitute(alg, t, tau * dt)
         options["linear_solver"] = "csparse"
-    compile_c = compile_c if compile_c is not None else _compiler_available()
-    jit_options: dict[str, Any] = {}
-    if compile_c:
+    if jit_dir is not None:
         # CasADi writes the generated C and the shared object into this folder (not the working directory).
-        jit_dir = tempfile.mkdtemp(prefix="eomctl_jit_")
         jit_options = {"flags": ["-O1"], "verbose": False, "directory": jit_dir}
-        options.update(
-            {
-                "jit": True,
-                "compiler": "shell",
-                "jit_options": jit_options,
-                "jit_name": "eomctl_jit",
-                "jit_cleanup": False,
-            }
-        )
+        options.update(jit=True, compiler="shell", jit_options=jit_options, jit_name="eomctl_jit", jit_cleanup=False)
+    return options
+
+
+def _integrator(
+    dae: dict[str, casadi.MX], options: dict[str, Any], n_z: int, jit_dir: str | None
+) -> tuple[casadi.Function, bool]:
+    """The step integrator over tau in [0, 1], and whether its graph was expanded to SX."""
     plugin = "idas" if n_z else "cvodes"
     # Some of CasADi's generated sources ignore the "directory" option: build inside the JIT folder.
-    with _working_directory(jit_options["directory"] if compile_c else None):
+    with _working_directory(jit_dir):
         try:
-            integrator = casadi.integrator("eomctl_step", plugin, dae, 0.0, 1.0, options)
+            return casadi.integrator("eomctl_step", plugin, dae, 0.0, 1.0, options), True
         except RuntimeError:
             # Data interpolants (B-splines) cannot be expanded to SX: keep the MX graph.
-            options["expand"] = False
-            integrator = casadi.integrator("eomctl_step", plugin, dae, 0.0, 1.0, options)
-    expanded = bool(options["expand"])
-    # One call that integrates and evaluates the end state's outputs (inputs re-expressed as a constant current).
+            options = {**options, "expand": False}
+            return casadi.integrator("eomctl_step", plugin, dae, 0.0, 1.0, options), False
+
+
+def _fused_step(integrator: casadi.Function, outputs_function: casadi.Function, sym: _Symbols) -> casadi.Function:
+    """One call that integrates a step and evaluates the end state's outputs (inputs re-expressed as a constant
+    current): ``step(x, z, p, dt) -> (x_end, z_end, [quadratures, outputs, sum(x_end)])``."""
+    n_x, n_z = sym.n_x, sym.n_z
     x_in, z_in = casadi.MX.sym("x_in", n_x), casadi.MX.sym("z_in", n_z)
-    p_in, dt_in = casadi.MX.sym("p_in", p.numel()), casadi.MX.sym("dt_in")
+    p_in, dt_in = casadi.MX.sym("p_in", sym.p.numel()), casadi.MX.sym("dt_in")
     call: dict[str, casadi.MX] = {"x0": x_in, "p": casadi.vertcat(p_in, dt_in)}
     if n_z:
         call["z0"] = z_in
     sol = integrator(**call)
     z_end = sol["zf"] if n_z else z_in
     p_end = casadi.vertcat(p_in[0] + p_in[1] * dt_in, 0.0, p_in[2:])
-    y0_function = _expand(casadi.Function("y0", [p], [casadi.substitute(y0, t, 0.0)]))
-    # Outputs are read at a step's end from inputs re-expressed as a constant current (see _integrate), so t = 0.
-    outputs_expr = casadi.substitute(casadi.vertcat(*out_exprs), t, 0.0)
-    outputs_function = _expand(casadi.Function("outputs", [x, z, p], [outputs_expr]))
     small = casadi.vertcat(sol["qf"], outputs_function(sol["xf"], z_end, p_end), casadi.sum1(sol["xf"]))
-    fused = casadi.Function("step", [x_in, z_in, p_in, dt_in], [sol["xf"], z_end, small])
-    quadrature_names = QUADRATURES + tuple(f"mechanism_{m}" for m in mechanism_names)
-    compiled = CompiledModel(
-        n_x=n_x,
-        n_z=n_z,
-        dae=dict(dae),
-        integrator=integrator,
-        fused=fused,
-        y0_function=y0_function,
-        outputs_function=outputs_function,
-        output_names=output_names,
-        quadrature_names=quadrature_names,
-        mechanism_names=mechanism_names,
-        interpolants_as_pchip=frozenset(as_pchip),
-        expanded=expanded,
-    )
-    if compile_c:
-        weakref.finalize(compiled, shutil.rmtree, jit_options["directory"], True)
-    return compiled
+    return casadi.Function("step", [x_in, z_in, p_in, dt_in], [sol["xf"], z_end, small])

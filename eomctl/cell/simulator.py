@@ -19,13 +19,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import casadi
 import numpy as np
 import pybamm
 
-from eomctl.cell.catalogue import check_parameters
+from eomctl.cell.catalogue import Cell, check_parameters
 from eomctl.cell.compiled_model import (
     AMBIENT_INPUT,
     BASE_INPUTS,
@@ -41,9 +41,6 @@ from eomctl.cell.compiled_model import (
 )
 from eomctl.cell.rootfind import LimitMemory, bracketed_search, illinois, next_limit_memory, predicted_search
 from eomctl.core.errors import ConfigError
-
-if TYPE_CHECKING:
-    from eomctl.cell.catalogue import Cell
 
 ModelName = Literal["SPM", "SPMe", "DFN"]
 ThermalName = Literal["isothermal", "lumped"]

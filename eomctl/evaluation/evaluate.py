@@ -16,8 +16,9 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import gymnasium
 import numpy as np
 
 from eomctl.charging.env import ChargingEnv
@@ -27,12 +28,8 @@ from eomctl.evaluation.eez import annotate_front, stored_front
 from eomctl.evaluation.optimal import optimal_charge
 from eomctl.policies.baselines import CCCV, Rate
 from eomctl.policies.episode import drive, start_episode, stopped_by
+from eomctl.policies.protocol import Policy
 from eomctl.policies.specs import parse_policy, policy_spec
-
-if TYPE_CHECKING:
-    import gymnasium
-
-    from eomctl.policies.protocol import Policy
 
 REFERENCE_RATES_C = (0.5, 1.0, 2.0)
 RECORD_KEYS = (  # per-state row of measure_episode(record=True); step integrals refer to the step that ended there

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import casadi
 import numpy as np
 
 from eomctl.cell.catalogue import load_cell
@@ -37,13 +38,6 @@ from eomctl.cell.simulator import CellSimulator
 from eomctl.charging.scenarios import Scenario, load_scenario
 from eomctl.core.constants import KELVIN_OFFSET
 from eomctl.core.errors import ConfigError
-
-if TYPE_CHECKING:
-    import casadi
-
-    from eomctl.cell.simulator import CellSimulator
-    from eomctl.charging.scenarios import Scenario
-
 
 VOLTAGE_TOLERANCE_V = 1e-3  # accepted overshoot of the replayed voltage limit [V]
 SOC_TOLERANCE = 1e-3  # a replayed end SOC this far below the target still counts as reached (SLSQP holds it to ~1e-6)
@@ -308,10 +302,9 @@ def optimal_charge(
     scenario : str or Scenario
         Scenario name, Gymnasium id, YAML path or a loaded :class:`~eomctl.charging.scenarios.Scenario`. The episode
         starts at the mean of any randomised range.
-    time_budget_s : float
-        Charge-time budget ``T`` [s]; the target SOC must be reached by then.
-    n_intervals : int
-        Number of piecewise-constant current intervals of length ``T / n_intervals``.
+    time_budget_s, n_intervals : float, int
+        Charge-time budget ``T`` [s] (the target SOC must be reached by then), in ``n_intervals`` piecewise-constant
+        current intervals.
     degradation_weight : float
         Weight ``w`` [J/K per %] of the lithium inventory lost (needs a scenario with degradation).
     overrides : dict, optional
@@ -324,21 +317,11 @@ def optimal_charge(
     Returns
     -------
     OptimalResult
-
-    Raises
-    ------
-    ConfigError
-        If the budget is shorter than the fastest charge under the limits, or an argument is out of range.
+        Raises :class:`ConfigError` if the budget is shorter than the fastest charge under the limits, or an argument
+        is out of range.
     """
     sc = _load(scenario, overrides)
-    if not 1 <= n_intervals <= 200:
-        raise ConfigError(f"n_intervals must lie in [1, 200]; got {n_intervals}")
-    if not time_budget_s > 0 or degradation_weight < 0:
-        raise ConfigError(
-            f"need time_budget_s > 0 and degradation_weight >= 0; got {time_budget_s}, {degradation_weight}"
-        )
-    if degradation_weight and not sc.simulator.degradation:
-        raise ConfigError(f"scenario '{sc.name}' has no degradation model; degradation_weight needs one")
+    _check_arguments(sc, time_budget_s, n_intervals, degradation_weight)
     sim, limits = _fresh_simulator(sc)
     dt_s = time_budget_s / n_intervals
     cccv = matched_cccv(sim, sc, time_budget_s, dt_s, limits)  # raises ConfigError when the budget is infeasible
@@ -351,12 +334,11 @@ def optimal_charge(
     c_rate, status, n_iter = _solve_slsqp(nlp, lbg, ubg, guess / capacity_ah, sc.c_rate_max, max_wall_time_s)
     solve_time_s = time.perf_counter() - tic
     currents_a = c_rate * capacity_ah
-    predicted = entropy_fn(c_rate)
     return OptimalResult(
         time_budget_s=float(time_budget_s),
         n_intervals=n_intervals,
         currents_a=currents_a,
-        predicted_entropy_j_per_k=float(predicted),
+        predicted_entropy_j_per_k=float(entropy_fn(c_rate)),
         replay=replay(sim, currents_a, dt_s, limits),
         solve_time_s=solve_time_s,
         status=status,
@@ -364,6 +346,18 @@ def optimal_charge(
         cccv_currents_a=cccv,
         cccv_entropy_j_per_k=replay(sim, cccv, dt_s, limits)["entropy_j_per_k"],
     )
+
+
+def _check_arguments(sc: Scenario, time_budget_s: float, n_intervals: int, degradation_weight: float) -> None:
+    """Refuse a bound that cannot be posed, before any simulator is built."""
+    if not 1 <= n_intervals <= 200:
+        raise ConfigError(f"n_intervals must lie in [1, 200]; got {n_intervals}")
+    if not time_budget_s > 0 or degradation_weight < 0:
+        raise ConfigError(
+            f"need time_budget_s > 0 and degradation_weight >= 0; got {time_budget_s}, {degradation_weight}"
+        )
+    if degradation_weight and not sc.simulator.degradation:
+        raise ConfigError(f"scenario '{sc.name}' has no degradation model; degradation_weight needs one")
 
 
 class _WallTimeExceeded(Exception):

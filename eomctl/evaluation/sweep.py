@@ -195,16 +195,12 @@ def sweep(
         Episodes per protocol and the seed of the first.
     executor, max_workers, ray_address, checkpoint, progress
         Passed to :func:`eomctl.core.executor.run_tasks` (all tasks run there, bound included).
-    overrides : mapping, optional
-        Scenario overrides, e.g. ``{"simulator": {"compile": False}}``.
-    include_bound : bool
-        Also solve the optimal-control bound for every budget.
+    overrides, include_bound
+        Scenario overrides (e.g. ``{"simulator": {"compile": False}}``); also solve the bound for every budget.
     quick : bool
         The coarse grid of :func:`default_grid` (when ``families`` names families or is None) and one default budget.
-    n_intervals : int
-        Current intervals of the optimal-control bound.
-    eps : sequence of float
-        EEZ slack per objective (see :func:`eez_distance`).
+    n_intervals, eps
+        Current intervals of the optimal-control bound; EEZ slack per objective (see :func:`eez_distance`).
 
     Returns
     -------
@@ -212,22 +208,39 @@ def sweep(
         One row per protocol/budget: family, spec, charge_time_s, entropy_j_per_k, lli_pct, reached_target, wall_s,
         error ("" when it ran), on_front, in_eez, eez_distance. Failed rows also emit an :class:`EomctlWarning`.
     """
-
     plain = _plain(overrides)
     budgets = [] if not include_bound else _default_budgets_s(env_id, plain, quick) if budgets_s is None else budgets_s
-    # The bound's solves are the longest tasks: submitted first, they overlap with the protocol episodes.
-    tasks: list[dict[str, Any]] = [
-        {"env_id": env_id, "overrides": plain, "time_budget_s": float(b), "n_intervals": n_intervals} for b in budgets
-    ]
     specs = [spec for family in _family_grid(families, quick).values() for spec in family]
-    tasks += [{"env_id": env_id, "overrides": plain, "specs": chunk, "episodes": episodes, "seed": seed}
-              for chunk in chunks(specs, worker_count(executor, max_workers))]  # fmt: skip
+    tasks = _sweep_tasks(
+        env_id, plain, budgets, n_intervals, specs, episodes, seed, worker_count(executor, max_workers)
+    )
     results = run_tasks(sweep_task, tasks, executor, max_workers, ray_address, progress, checkpoint)
-    rows: list[dict[str, Any]] = [row for result in results[len(budgets) :] + results[: len(budgets)] for row in result]
+    ordered = results[len(budgets) :] + results[: len(budgets)]  # protocols first, then the bound
+    rows: list[dict[str, Any]] = [row for result in ordered for row in result]
     failed = [f"{row['spec']} ({row['error']})" for row in rows if row.get("error")]
     if failed:
         warnings.warn(f"{len(failed)} sweep point(s) failed: {'; '.join(failed)}", EomctlWarning, stacklevel=2)
     return annotate_front(rows, eps)
+
+
+def _sweep_tasks(
+    env_id: str,
+    overrides: dict[str, Any] | None,
+    budgets_s: Sequence[float],
+    n_intervals: int,
+    specs: Sequence[str],
+    episodes: int,
+    seed: int,
+    workers: int,
+) -> list[dict[str, Any]]:
+    """The keyword mappings of :func:`sweep_task`: one per bound budget, then the protocols in ``workers`` chunks."""
+    # The bound's solves are the longest tasks: submitted first, they overlap with the protocol episodes.
+    tasks: list[dict[str, Any]] = [
+        {"env_id": env_id, "overrides": overrides, "time_budget_s": float(b), "n_intervals": n_intervals}
+        for b in budgets_s
+    ]
+    return tasks + [{"env_id": env_id, "overrides": overrides, "specs": chunk, "episodes": episodes, "seed": seed}
+                    for chunk in chunks(specs, workers)]  # fmt: skip
 
 
 def rows_to_columns(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:

@@ -14,17 +14,14 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from eomctl.cell.simulator import CellSimulator
 from eomctl.core.executor import run_tasks
 from eomctl.lifetime.cycling import charge_with_policy
 from eomctl.lifetime.engine import LifetimeConfig, LifetimeResult, LifetimeRun, build_simulator, run_lifetime
 from eomctl.policies.baselines import CCCV, Rate
 from eomctl.policies.specs import parse_policy, policy_spec
-
-if TYPE_CHECKING:
-    from eomctl.cell.simulator import CellSimulator
-    from eomctl.policies.baselines import CCCV
 
 DEFAULT_BASELINE = "cccv:vmax=4.2,cutoff=C/20"  # its rate is matched to the policy's charge time
 

@@ -21,24 +21,21 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from eomctl.cell.catalogue import Cell
+from eomctl.cell.simulator import CellSimulator, StepResult
 from eomctl.charging.observation import ObservationSpace, charge_features
+from eomctl.charging.scenarios import Scenario
 from eomctl.core.constants import SECONDS_PER_HOUR
 from eomctl.core.errors import ConfigError, EomctlError
 from eomctl.core.resources import DATA_DIR
 from eomctl.policies.baselines import CCCV
 from eomctl.policies.episode import drive
+from eomctl.policies.protocol import Policy
 from eomctl.policies.specs import parse_rate
-
-if TYPE_CHECKING:
-    from eomctl.cell.catalogue import Cell
-    from eomctl.cell.simulator import CellSimulator, StepResult
-    from eomctl.charging.scenarios import Scenario
-    from eomctl.policies.baselines import CCCV
-    from eomctl.policies.protocol import Policy
 
 DRIVE_CYCLE_DIR = DATA_DIR / "drive_cycles"
 DRIVE_CYCLE_AVERAGE_S = 10.0  # drive cycles are averaged over windows this long (charge-conserving) for speed

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -56,11 +56,8 @@ from eomctl.lifetime.extrapolation import (
     midpoint_state,
     shrunk_length,
 )
+from eomctl.policies.protocol import Policy
 from eomctl.policies.specs import parse_policy
-
-if TYPE_CHECKING:
-    from eomctl.cell.simulator import CellSimulator, SimState
-    from eomctl.policies.protocol import Policy
 
 CSV_COLUMNS = (
     "cycle",
@@ -320,6 +317,27 @@ class LifetimeRun:
             "rpt": 1.0,
         }
 
+    def advance(self, on_row: Callable[[dict[str, float]], None] | None = None) -> bool:
+        """One step of the run: an RPT when one is due, else a cycle (and, in fast mode, the jump after it); each new
+        row goes to :attr:`rows` and ``on_row``. Returns False once the run has ended (end of life or the cycle cap)."""
+        cfg = self.config
+        if _rpt_due(self):
+            self._add(self.run_rpt(), on_row)
+            return self.soh > cfg.eol_soh
+        if self.cycle >= cfg.max_cycles:
+            return False
+        before = self.sim.state
+        self._add(self.run_cycle(), on_row)
+        if cfg.fast:
+            for row in self.extrapolate(before):
+                self._add(row, on_row)
+        return True
+
+    def _add(self, row: dict[str, float], on_row: Callable[[dict[str, float]], None] | None) -> None:
+        self.rows.append(row)
+        if on_row is not None:
+            on_row(row)
+
     # ------------------------------------------------------------------ extrapolation
     def extrapolate(self, before: SimState) -> list[dict[str, float]]:
         """After a simulated cycle (``before`` = the state at its start), jump over skipped cycles if the error allows.
@@ -460,33 +478,12 @@ def run_lifetime(
     if resume and checkpoint is not None and Path(checkpoint).is_file():
         run.load_json(json.loads(Path(checkpoint).read_text(encoding="utf-8")))
     last_saved = run.cycle
-
-    def add(row: dict[str, float]) -> None:
-        run.rows.append(row)
-        if on_row is not None:
-            on_row(row)
-
-    def save() -> None:
-        if checkpoint is not None:
-            write_json(checkpoint, run.to_json())
-
-    while True:
-        if _rpt_due(run):
-            add(run.run_rpt())
-            if run.soh <= config.eol_soh:
-                break
-            continue
-        if run.cycle >= config.max_cycles:
-            break
-        before = run.sim.state
-        add(run.run_cycle())
-        if config.fast:
-            for row in run.extrapolate(before):
-                add(row)
+    while run.advance(on_row):
         if checkpoint is not None and run.cycle - last_saved >= checkpoint_every:
-            save()
+            write_json(checkpoint, run.to_json())
             last_saved = run.cycle
-    save()
+    if checkpoint is not None:
+        write_json(checkpoint, run.to_json())
     wall_s = time.perf_counter() - started
     return LifetimeResult(
         config,

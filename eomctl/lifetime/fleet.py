@@ -187,36 +187,17 @@ def fleet_task(
         cell_overrides=((SPREAD_SEI, sei_diffusivity), (SPREAD_AM, float(base) * am_factor)),
     )  # fmt: skip
     sim = build_simulator(config)
-    a, b = plan["early"]
-    marks = sorted({0, a, b, *range(every, plan["max_cycles"] + 1, every)})
+    checkups = _Checkups(sim, plan)
     rows: list[dict[str, float]] = []
-    checks: list[dict[str, float]] = []
-    diag: dict[str, Any] = {}
-
-    def check(cycle: float) -> None:
-        while marks and marks[0] <= cycle:
-            mark = marks.pop(0)
-            if mark > 0 and any(c["cycle"] == cycle for c in checks):
-                continue  # several marks passed in one jump: one check
-            d = {"cycle": cycle, **_diagnostic(sim)}
-            ref = checks[0]["capacity_ah"] if checks else d["capacity_ah"]
-            checks.append(
-                {k: d[k] for k in ("cycle", "capacity_ah", "pulse_ohm", "rs_ohm")} | {"soh": d["capacity_ah"] / ref}
-            )
-            for key, n in (("a", a), ("b", b)):
-                if key not in diag and mark == n:
-                    diag[key] = d
-            if checks[-1]["soh"] <= plan["stop_soh"]:
-                raise _EndOfLife
 
     def on_row(row: dict[str, float]) -> None:
         if not row["rpt"]:
             rows.append({"cycle": float(row["cycle"]), "entropy_charge_j_per_k": float(row["entropy_charge_j_per_k"])})
-        check(float(row["cycle"]))
+        checkups.check(float(row["cycle"]))
 
     error = None
     try:
-        check(0.0)
+        checkups.check(0.0)
         run_lifetime(config, policy=_stepped(config.policy), simulator=sim, on_row=on_row)
     except _EndOfLife:
         pass
@@ -224,9 +205,37 @@ def fleet_task(
         error = f"{type(exc).__name__}: {exc}"
     return {
         "cell_id": cell_id, "cell": cell, "chemistry": chemistry, "policy": policy, "ambient_c": ambient_c,
-        "sei_diffusivity": sei_diffusivity, "am_factor": am_factor, "rows": rows, "checks": checks, "diag": diag,
-        "error": error, "wall_s": time.perf_counter() - started,
+        "sei_diffusivity": sei_diffusivity, "am_factor": am_factor, "rows": rows, "checks": checkups.checks,
+        "diag": checkups.diag, "error": error, "wall_s": time.perf_counter() - started,
     }  # fmt: skip
+
+
+class _Checkups:
+    """The diagnostics of one fleet cell: at cycle 0, the early cycles ``a`` and ``b`` and every ``rpt_every``."""
+
+    def __init__(self, sim: Any, plan: dict[str, Any]) -> None:
+        self.sim, self.stop_soh = sim, plan["stop_soh"]
+        self.a, self.b = plan["early"]
+        every = int(plan["rpt_every"])
+        self.marks = sorted({0, self.a, self.b, *range(every, plan["max_cycles"] + 1, every)})
+        self.checks: list[dict[str, float]] = []
+        self.diag: dict[str, Any] = {}
+
+    def check(self, cycle: float) -> None:
+        """Run the diagnostics due by ``cycle`` (one for several marks passed in one jump); raise at end of life."""
+        while self.marks and self.marks[0] <= cycle:
+            mark = self.marks.pop(0)
+            if mark > 0 and any(c["cycle"] == cycle for c in self.checks):
+                continue  # several marks passed in one jump: one check
+            d = {"cycle": cycle, **_diagnostic(self.sim)}
+            ref = self.checks[0]["capacity_ah"] if self.checks else d["capacity_ah"]
+            keys = ("cycle", "capacity_ah", "pulse_ohm", "rs_ohm")
+            self.checks.append({k: d[k] for k in keys} | {"soh": d["capacity_ah"] / ref})
+            for key, n in (("a", self.a), ("b", self.b)):
+                if key not in self.diag and mark == n:
+                    self.diag[key] = d
+            if self.checks[-1]["soh"] <= self.stop_soh:
+                raise _EndOfLife
 
 
 def _stepped(spec: str) -> Any:

@@ -81,20 +81,34 @@ def plot_pareto(
         ax3.scatter(*extra_pts.T, c="tab:red", marker="*", s=160, label="policy under test")
     ax3.set(xlabel=names[0], ylabel=names[1], zlabel=names[2], title="charge time / entropy / degradation")
     ax3.legend(fontsize=7, loc="upper left", bbox_to_anchor=(-0.15, 1.0))
-    for panel, (i, j) in enumerate(((0, 1), (0, 2), (1, 2)), start=2):
+    for panel, axes in enumerate(((0, 1), (0, 2), (1, 2)), start=2):
         ax = fig.add_subplot(2, 2, panel)
-        for mask, style in groups:
-            if mask.any():
-                ax.scatter(points[mask, i], points[mask, j], **style)
-        # The projection's own 2-D front (a staircase), not the 3-D front's points joined up in projection.
-        pair = points[~short][:, [i, j]]
-        front2 = pair[pareto_mask(pair, rtol=FRONT_RTOL)]
-        front2 = front2[np.argsort(front2[:, 0])]
-        ax.step(front2[:, 0], front2[:, 1], where="post", color="tab:blue", lw=0.8, alpha=0.6, label="2-D front")
-        for k, point in enumerate(extra_pts):
-            ax.scatter(point[i], point[j], c="tab:red", marker="*", s=160)
-            ax.annotate(str(extra[k].get("label", extra[k].get("spec", "policy"))), (point[i], point[j]), fontsize=7)
-        ax.set(xlabel=names[i], ylabel=names[j])
-        ax.grid(alpha=0.3)
+        _projection(ax, axes, points, groups, points[~short], (extra, extra_pts))
+        ax.set(xlabel=names[axes[0]], ylabel=names[axes[1]])
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def _projection(
+    ax: Any,
+    axes: tuple[int, int],
+    points: np.ndarray,
+    groups: Sequence[tuple[np.ndarray, dict[str, Any]]],
+    reached: np.ndarray,
+    extra: tuple[Sequence[Mapping[str, Any]], np.ndarray],
+) -> None:
+    """One 2-D projection of the sweep onto objectives ``axes``, with that projection's own front."""
+    i, j = axes
+    for mask, style in groups:
+        if mask.any():
+            ax.scatter(points[mask, i], points[mask, j], **style)
+    # The projection's own 2-D front (a staircase), not the 3-D front's points joined up in projection.
+    pair = reached[:, [i, j]]
+    front2 = pair[pareto_mask(pair, rtol=FRONT_RTOL)]
+    front2 = front2[np.argsort(front2[:, 0])]
+    ax.step(front2[:, 0], front2[:, 1], where="post", color="tab:blue", lw=0.8, alpha=0.6, label="2-D front")
+    rows, extra_pts = extra
+    for k, point in enumerate(extra_pts):
+        ax.scatter(point[i], point[j], c="tab:red", marker="*", s=160)
+        ax.annotate(str(rows[k].get("label", rows[k].get("spec", "policy"))), (point[i], point[j]), fontsize=7)
+    ax.grid(alpha=0.3)
