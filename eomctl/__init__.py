@@ -2,8 +2,8 @@
 
 The package is built in layers, each importing only those below it (see ``docs/architecture.md``)::
 
-    core -> cell -> charging -> policies -> evaluation | lifetime -> analytics -> plotting -> training -> reproduce ->
-    cli
+    core -> cell -> charging -> policies -> evaluation | lifetime -> analytics -> plotting -> training -> bench
+    -> reproduce -> cli
 
 ``import eomctl`` registers the scenario files as Gymnasium ids (``eomctl/<Scenario>-v0``) and nothing heavier; the
 names below, the ones users start from, are imported on first use (PEP 562), so ``gymnasium.make`` stays quick.

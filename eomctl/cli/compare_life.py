@@ -26,13 +26,12 @@ def run(args: argparse.Namespace) -> int:
     """Handler of ``eomctl compare-life``: prints both runs with their charge times and the extension."""
     config = config_from_args(args, args.policy)
     out = compare_life(args.policy, args.baseline, config, match=not args.no_match)
-    for role in ("policy", "baseline"):
-        r = out[role]
-        eol = f"EOL at cycle {r['eol_cycle']:.0f}" if r["eol_cycle"] else f"no EOL by cycle {r['cycles']}"
-        print(f"{role:8s} {r['spec']}: charge time {r['charge_time_s']:.0f} s, {eol}, final SOH {r['final_soh']}")
-    ext = out["extension_pct"]
-    note = "" if out["matched"] else " (baseline NOT matched in charge time)"
+    for role, r in (("policy", out.policy), ("baseline", out.baseline)):
+        eol = f"EOL at cycle {r.eol_cycle:.0f}" if r.eol_cycle else f"no EOL by cycle {r.cycles}"
+        print(f"{role:8s} {r.spec}: charge time {r.charge_time_s:.0f} s, {eol}, final SOH {r.final_soh}")
+    ext = out.extension_pct
+    note = "" if out.matched else " (baseline NOT matched in charge time)"
     print(f"lifetime extension: {ext:+.1f} %{note}" if ext is not None else f"extension: n/a (EOL not reached){note}")
     if args.out:
-        write_json(args.out, out)
+        write_json(args.out, out.to_json())
     return 0

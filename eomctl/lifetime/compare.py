@@ -13,6 +13,7 @@ import dataclasses
 import json
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,7 @@ def matched_cccv_rate(
 
 def compare_life(
     policy: str, baseline: str | None = DEFAULT_BASELINE, config: LifetimeConfig | None = None, match: bool = True
-) -> dict[str, Any]:
+) -> LifeComparison:
     """Run ``policy`` and a baseline to end of life and report cycles to EOL and the extension, with charge times.
 
     Parameters
@@ -88,10 +89,8 @@ def compare_life(
 
     Returns
     -------
-    dict
-        ``policy`` and ``baseline``: spec, first-cycle charge time [s], EOL cycle (None if not reached), final SOH,
-        cycles, cycles simulated, wall time [s]; ``matched`` (whether the baseline's rate was matched);
-        ``extension_pct = 100 (EOL_policy / EOL_baseline - 1)`` when both reached EOL, else None.
+    LifeComparison
+        Both runs' :class:`LifeSummary`, whether the baseline's rate was matched, and the extension.
     """
 
     config = config or LifetimeConfig()
@@ -105,12 +104,8 @@ def compare_life(
         template = dataclasses.replace(template, rate=Rate(round(rate_c, 4)))
     theirs = run_lifetime(dataclasses.replace(config, policy=policy_spec(template)), simulator=sim)
     eol_p, eol_b = mine.eol_cycle, theirs.eol_cycle
-    return {
-        "policy": summary(mine),
-        "baseline": summary(theirs),
-        "matched": matched,
-        "extension_pct": 100.0 * (eol_p / eol_b - 1.0) if eol_p and eol_b else None,
-    }
+    extension_pct = 100.0 * (eol_p / eol_b - 1.0) if eol_p and eol_b else None
+    return LifeComparison(summary(mine), summary(theirs), matched, extension_pct)
 
 
 def first_charge_time(result: LifetimeResult) -> float:
@@ -118,23 +113,54 @@ def first_charge_time(result: LifetimeResult) -> float:
     return next(r["charge_time_s"] for r in result.rows if not r["rpt"])
 
 
-def summary(result: LifetimeResult) -> dict[str, Any]:
+@dataclass(frozen=True)
+class LifeSummary:
+    """What a lifetime run came to (:func:`summary`)."""
+
+    spec: str
+    charge_time_s: float  # of the first charge
+    last_charge_time_s: float | None
+    eol_cycle: float | None  # None: end of life not reached
+    final_soh: float | None  # None: no reference test ran
+    plating_ah: float
+    lli_pct: float
+    cycles: int
+    cycles_simulated: int
+    wall_s: float
+
+
+@dataclass(frozen=True)
+class LifeComparison:
+    """A policy's life against a baseline's (:func:`compare_life`); ``extension_pct = 100 (EOL_policy / EOL_baseline
+    - 1)`` when both reached end of life, else None; ``matched``: the baseline's rate was matched in charge time."""
+
+    policy: LifeSummary
+    baseline: LifeSummary
+    matched: bool
+    extension_pct: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The comparison as JSON-ready data."""
+        return dataclasses.asdict(self)
+
+
+def summary(result: LifetimeResult) -> LifeSummary:
     """Spec, first and last charge time [s], EOL cycle, final SOH, final plating and LLI, cycles, cycles simulated
     and wall time [s] of a run."""
     rpts = [r for r in result.rows if r["rpt"]]
     charges = [r for r in result.rows if not r["rpt"] and math.isfinite(r["charge_time_s"])]
-    return {
-        "spec": result.config.policy,
-        "charge_time_s": first_charge_time(result),
-        "last_charge_time_s": charges[-1]["charge_time_s"] if charges else None,
-        "eol_cycle": result.eol_cycle,
-        "final_soh": rpts[-1]["soh"] if rpts else None,
-        "plating_ah": result.rows[-1]["plating_ah"],
-        "lli_pct": result.rows[-1]["lli_pct"],
-        "cycles": int(result.rows[-1]["cycle"]),
-        "cycles_simulated": result.cycles_simulated,
-        "wall_s": result.wall_s,
-    }
+    return LifeSummary(
+        spec=result.config.policy,
+        charge_time_s=first_charge_time(result),
+        last_charge_time_s=charges[-1]["charge_time_s"] if charges else None,
+        eol_cycle=result.eol_cycle,
+        final_soh=rpts[-1]["soh"] if rpts else None,
+        plating_ah=result.rows[-1]["plating_ah"],
+        lli_pct=result.rows[-1]["lli_pct"],
+        cycles=int(result.rows[-1]["cycle"]),
+        cycles_simulated=result.cycles_simulated,
+        wall_s=result.wall_s,
+    )
 
 
 def lifetime_task(config: Mapping[str, Any], csv_path: str | None = None) -> dict[str, Any]:
@@ -144,9 +170,8 @@ def lifetime_task(config: Mapping[str, Any], csv_path: str | None = None) -> dic
     result = run_lifetime(LifetimeConfig(**fields))
     if csv_path is not None:
         result.write_csv(csv_path)
-    out = summary(result)
-    out.update(cell=result.config.cell, ambient_c=result.config.ambient_c, csv=csv_path)
-    return out
+    return {**dataclasses.asdict(summary(result)), "cell": result.config.cell, "ambient_c": result.config.ambient_c,
+            "csv": csv_path}  # fmt: skip
 
 
 def sweep_lifetime(

@@ -7,11 +7,14 @@ to its charge time) and :mod:`eomctl.evaluation.sweep`; the figures from :mod:`e
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
+from eomctl.bench.train import default_run, learning_rate
 from eomctl.charging.env import ChargingEnv
 from eomctl.core.io import write_csv, write_json
+from eomctl.core.resources import REPO_ROOT
 from eomctl.evaluation.evaluate import compare, matched_time_cccv, measure_episode
 from eomctl.evaluation.rollout import FINAL_EVAL_SEED
 from eomctl.evaluation.sweep import CSV_COLUMNS, rows_to_columns, sweep
@@ -20,7 +23,7 @@ from eomctl.plotting.traces import plot_trace_grid
 from eomctl.policies.baselines import CCCV, Rate
 from eomctl.policies.specs import parse_policy
 from eomctl.policies.trained import load_agent
-from eomctl.reproduce.part import REPO_ROOT, KeyNumber, PartResult, PartSkipped, flat_text, load_benchmark
+from eomctl.reproduce.part import KeyNumber, PartResult, PartSkipped, flat_text
 
 CHEMISTRIES: dict[str, str] = {"nmc": "eomctl/FastCharge-v0", "lfp": "eomctl/LFPFastCharge-v0"}
 # The trained policy per chemistry (relative to the repository root); a missing file skips that chemistry.
@@ -204,16 +207,14 @@ TRAINING_TEXT = """
 
 def training_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
     """Wall time of the default training command (full) or PPO learning throughput (quick)."""
-    import tempfile
-
-    bench = load_benchmark("bench_train")
+    row: dict[str, Any]
     if quick:
         with tempfile.TemporaryDirectory() as folder:
-            measured = bench.learning_rate(2, 1024, Path(folder) / "run")
+            measured = learning_rate(2, 1024, Path(folder) / "run")
         row = {"command": "PPO learning only, 2 envs", "steps": measured["steps"], "wall_s": measured["call_wall_s"],
                "learning_steps_per_s": measured["learning_steps_per_s"]}  # fmt: skip
     else:
-        measured = bench.default_run()
+        measured = default_run()
         row = {"command": "python scripts/train_agent.py --algo ppo", "steps": measured["steps"],
                "wall_s": measured["wall_s"], "learning_steps_per_s": measured["steps_per_s"]}  # fmt: skip
     numbers = {"training_wall_s": KeyNumber(row["wall_s"], "s", f"{row['command']}, {row['steps']} steps")}

@@ -2,8 +2,8 @@
 
 Registered by :mod:`eomctl.reproduce.parts`:
 
-- ``validation``: the simulator against ``pybamm.Simulation`` (``benchmarks/validate_simulator.py``), lifetime cycling
-  against PyBaMM's own Experiment cycling (``benchmarks/bench_lifetime.py``, part 1) and, in the full run, the fast
+- ``validation``: the simulator against ``pybamm.Simulation`` (:mod:`eomctl.bench.validation`), lifetime cycling
+  against PyBaMM's own Experiment cycling (:mod:`eomctl.bench.lifetime`, part 1) and, in the full run, the fast
   (extrapolated) lifetime against the cycle-by-cycle run to 80 % SOH (part 2);
 - ``cold_life``: the same 2C CC-CV fast charge at 25 C and at 0 C ambient to end of life, with every degradation rate
   constant multiplied by one factor (:attr:`eomctl.lifetime.engine.LifetimeConfig.aging_acceleration`).
@@ -15,10 +15,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from eomctl.bench import lifetime as bench_lifetime
+from eomctl.bench import validation
 from eomctl.lifetime.compare import sweep_lifetime
 from eomctl.lifetime.engine import LifetimeConfig
 from eomctl.plotting.lifetime import plot_lifetime
-from eomctl.reproduce.part import KeyNumber, PartResult, flat_text, load_benchmark
+from eomctl.reproduce.part import KeyNumber, PartResult, flat_text
 
 COLD_AMBIENTS_C = (25.0, 0.0)
 COLD_POLICY = "cccv:rate=2C,vmax=4.2,cutoff=C/20"
@@ -49,11 +51,11 @@ COLD_TEXT = """
 
 
 def _simulator_rows() -> list[dict[str, Any]]:
-    return list(load_benchmark("validate_simulator").compare("Chen2020", "SPMe", 10.0))
+    return list(validation.compare("Chen2020", "SPMe", 10.0))
 
 
 def _cycling_row(cycles: int) -> dict[str, Any]:
-    result = load_benchmark("bench_lifetime").compare_pybamm(cycles, False)
+    result = bench_lifetime.compare_pybamm(cycles, False)
     ours, theirs = result["eomctl"], result["pybamm"]
     return {
         "cycles": cycles,
@@ -70,7 +72,7 @@ def _cycling_row(cycles: int) -> dict[str, Any]:
 
 def _fast_row(acceleration: float) -> dict[str, Any]:
     max_cycles = 1500 if acceleration >= 2000 else 3000
-    result = load_benchmark("bench_lifetime").compare_fast(max_cycles, 25.0, 100, acceleration)
+    result = bench_lifetime.compare_fast(max_cycles, 25.0, 100, acceleration)
     slow, fast = result["cycle_by_cycle"], result["fast"]
     return {
         "sei_acceleration": acceleration,

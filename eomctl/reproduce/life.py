@@ -7,6 +7,7 @@ fresh clone reproduces with no manual step; nothing else downloads.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +15,14 @@ from eomctl.analytics.datafetch import SOURCES, default_cache_dir, fetch
 from eomctl.analytics.prognostics import prognose
 from eomctl.core.errors import ConfigError
 from eomctl.core.io import write_json
+from eomctl.core.resources import REPO_ROOT
 from eomctl.lifetime.compare import first_charge_time, matched_cccv_rate, summary
 from eomctl.lifetime.engine import LifetimeConfig, build_simulator, run_lifetime
 from eomctl.plotting.analytics import plot_prognostics
 from eomctl.plotting.lifetime import plot_lifetime
 from eomctl.policies.baselines import CCCV, Rate
 from eomctl.policies.specs import policy_spec
-from eomctl.reproduce.part import REPO_ROOT, KeyNumber, PartResult, flat_text
+from eomctl.reproduce.part import KeyNumber, PartResult, flat_text
 
 FLEET_SPLITS = {"leave-one-cell-out": "fleet", "train NMC, test LFP": "nmc_to_lfp", "train LFP, test NMC": "lfp_to_nmc"}
 FEATURE_SETS = {"entropy": "entropy", "severson": "severson", "life exponent only": "life_exponent"}
@@ -139,8 +141,6 @@ LIFETIME_TEXT = """
 
 def lifetime_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
     """Cycle life under the shipped policy and under CC-CV at the same charge time (:mod:`eomctl.lifetime.engine`)."""
-    import dataclasses
-
     base = LifetimeConfig(
         cell="LGM50",
         model="SPMe",
@@ -172,7 +172,7 @@ def lifetime_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
     for stem, (label, result) in zip(stems, runs.items(), strict=False):
         path = result.write_csv(out_dir / f"{stem}.csv")
         files.append(path)
-        table.append({"label": label, "csv": path.name, **summary(result)})
+        table.append({"label": label, "csv": path.name, **dataclasses.asdict(summary(result))})
     table[0]["spec"] = LIFE_POLICY
     figure = plot_lifetime(files, out_dir / "lifetime.png", eol_soh=base.eol_soh)
     mine, theirs = table[0], table[1]

@@ -7,37 +7,18 @@ project are listed in :data:`eomctl.reproduce.parts.PARTS`; :mod:`eomctl.reprodu
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from eomctl.core.errors import EomctlError
-from eomctl.core.resources import REPO_ROOT
 
 MANIFEST_VERSION = 1
 PART_RECORD = "part.json"
 KEY_NUMBERS_FILE = "key_numbers.json"
 PERFORMANCE_PART, PERFORMANCE_TABLE = "performance", "performance"
 SHORT_KEY_COLUMNS = ("result", "chemistry", "research_claim", "measured")
-
-
-def load_benchmark(name: str) -> ModuleType:
-    """Import ``benchmarks/<name>.py`` of the source checkout (benchmarks are scripts, not part of the package)."""
-    path = REPO_ROOT / "benchmarks" / f"{name}.py"
-    if not path.is_file():
-        raise PartSkipped(f"{path} not found: this part needs a source checkout")
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    return module
 
 
 def flat_text(text: str) -> str:

@@ -4,7 +4,7 @@ The parts, in running order (:data:`PARTS`):
 
 | part | what | module of :mod:`eomctl.reproduce` |
 |---|---|---|
-| ``performance`` | eomctl against PyBaMM: ms per step, env steps per second (``benchmarks/``) | here |
+| ``performance`` | eomctl against PyBaMM: ms per step, env steps per second (:mod:`eomctl.bench`) | here |
 | ``protocols`` | CC-CV at 0.5C / 1C / 2C and other baselines, NMC and LFP, vs matched-time CC-CV | charging |
 | ``pareto`` | the charge-time / entropy / LLI Pareto manifold and the EEZ | charging |
 | ``policy`` | a trained policy (:data:`POLICY_FILES`) vs matched-time and standard-rate CC-CV | charging |
@@ -25,9 +25,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
+from eomctl.bench import env as bench_env
+from eomctl.bench import simulator as bench_simulator
 from eomctl.cell.catalogue import load_cell
 from eomctl.plotting.performance import plot_performance
 from eomctl.reproduce.analytics import BRIDGE_STATES, analytics_part, bridge_part
@@ -41,21 +42,19 @@ from eomctl.reproduce.part import (
     KeyNumber,
     Part,
     PartResult,
-    load_benchmark,
 )
 
 
 # ------------------------------------------------------------------------------------------------ performance
 def _simulator_rows(quick: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    bench = load_benchmark("bench_simulator")
 
-    steps, repeats, cases = (60, 2, ["SPMe"]) if quick else (200, 3, list(bench.CASES))
-    args = SimpleNamespace(steps=steps, dt=30.0, repeats=repeats)  # the benchmark reads its options as attributes
-    cell = load_cell(bench.CELL)
-    current_a = bench.charging_current(cell, steps, args.dt, None)
+    steps, repeats, cases = (60, 2, ["SPMe"]) if quick else (200, 3, list(bench_simulator.CASES))
+    args = bench_simulator.Timing(steps=steps, dt=30.0, repeats=repeats)
+    cell = load_cell(bench_simulator.CELL)
+    current_a = bench_simulator.charging_current(cell, steps, args.dt, None)
     paths, compared = [], []
     for name in cases:
-        case = bench.run_case(cell, name, current_a, args)
+        case = bench_simulator.run_case(cell, name, current_a, args)
         for row in case.rows:
             paths.append({"case": name, "path": row.name, "wall_ms_per_step": row.median_ms,
                           "cpu_ms_per_step": row.median_cpu_ms, "build_s": row.build_s if row.build_s else "",
@@ -70,8 +69,7 @@ def _simulator_rows(quick: bool) -> tuple[list[dict[str, Any]], list[dict[str, A
 
 
 def _env_rows(quick: bool) -> tuple[list[dict[str, Any]], float]:
-    bench = load_benchmark("bench_env")
-    result = bench.measure("FastCharge", 20 if quick else 40, False, [2] if quick else [2, 4, 8])
+    result = bench_env.measure("FastCharge", 20 if quick else 40, False, [2] if quick else [2, 4, 8])
     rows = [{"benchmark": "env steps/s", "case": label, "eomctl": "ChargingEnv (no jit)", "eomctl_value": ours,
              "reference": "PyBaMM Simulation.step env", "reference_value": theirs, "unit": "steps/s",
              "eomctl_advantage_x": ours / theirs} for label, ours, theirs in result.rows]  # fmt: skip
@@ -79,7 +77,7 @@ def _env_rows(quick: bool) -> tuple[list[dict[str, Any]], float]:
 
 
 def performance_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
-    """Time eomctl against PyBaMM with ``benchmarks/bench_simulator.py`` and ``bench_env.py``, in this process."""
+    """Time eomctl against PyBaMM (:mod:`eomctl.bench.simulator`, :mod:`eomctl.bench.env`), in this process."""
     paths, compared = _simulator_rows(quick)
     env_rows, env_over_sim = _env_rows(quick)
     spme = [r for r in compared if r["case"] == "SPMe"]
@@ -97,8 +95,9 @@ def performance_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
         "Per-step cost of eomctl's compiled CasADi stepping against PyBaMM's Simulation.step (IDAKLU, default "
         "tolerances, the current as an input parameter, built once) on the same cell (LG M50), model options, "
         "parameters and initial state (10 % SOC), a constant charge below 4.2 V, 30 s steps; medians over repeats of "
-        "process CPU time per step (benchmarks/bench_simulator.py, run in-process). Env throughput: eomctl's "
-        "ChargingEnv against an env on Simulation.step, single and vectorised (benchmarks/bench_env.py). The machine "
+        "process CPU time per step (eomctl.bench.simulator, as benchmarks/bench_simulator.py prints it). Env "
+        "throughput: eomctl's ChargingEnv against an env on Simulation.step, single and vectorised (eomctl.bench.env). "
+        "The machine "
         "may be shared with other jobs: expect +-20 %."
     )
     tables = {PERFORMANCE_TABLE: compared + env_rows, "simulator_paths": paths}

@@ -96,3 +96,18 @@ def test_readme_python_tour_runs(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     charge_time_s, entropy_j_per_k, lli_pct = (float(v) for v in done.stdout.split()[-3:])
     assert 1000 < charge_time_s < 3600 and entropy_j_per_k > 0 and lli_pct > 0
+
+
+def test_local_links_of_readme_and_docs_resolve() -> None:
+    """Every relative link in README.md and docs/ names a file of the repository (mkdocs --strict also checks the
+    anchors of docs/; this covers README, which mkdocs does not build)."""
+    dead = []
+    for page in documents(REPO_ROOT):
+        text = page.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            path = target.split("#", 1)[0]
+            if not path or re.match(r"[a-z]+:", path):
+                continue  # an anchor on the same page, or a URL
+            if not (page.parent / path).exists():
+                dead.append(f"{page.relative_to(REPO_ROOT)} -> {target}")
+    assert dead == []
