@@ -91,7 +91,6 @@ def fleet_states(n_states: int, seed: int = 0) -> list[dict[str, Any]]:
 @functools.cache
 def _nominal_values(cell: str) -> dict[str, float]:
     """The fresh cell's values of the randomised parameters (loading a cell takes seconds: once per process)."""
-
     values = load_cell(cell).parameter_values
     return {name: float(values[name]) for name in (NEG_AM, POS_AM, HTC)}
 
@@ -188,7 +187,6 @@ def bridge_study(
         ``rows`` (one per state), ``correlations``, ``n_states``, ``n_failed``, ``runtime_s``, the claims compared
         against (``claimed_r``, ``notes_r``) and the settings.
     """
-
     n = QUICK_STATES if quick else n_states
     start = time.perf_counter()
     states = fleet_states(n, seed)
@@ -213,7 +211,6 @@ def bridge_study(
 
 def write_bridge(study: Mapping[str, Any], csv: str | Path, json_path: str | Path | None) -> None:
     """Write the rows as CSV and the study without its rows as JSON."""
-
     names = list(dict.fromkeys(k for r in study["rows"] for k in r))
     write_csv(csv, {k: [r.get(k, float("nan")) for r in study["rows"]] for k in names})
     if json_path:

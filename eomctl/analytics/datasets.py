@@ -259,7 +259,6 @@ def ornl_hppc_resistance(temperature_c: int, cache_dir: str | os.PathLike[str] |
         ``soc, direction (+1 charge / -1 discharge), current_a, r0_ohm, resistance_ohm`` per pulse, and
         ``temperature_c`` (constant).
     """
-
     table = load_ornl_hppc(temperature_c, cache_dir)
     t, i, v = table["time_s"], table["current_a"], table["voltage_v"]
     charge_ah = np.concatenate(([0.0], np.cumsum(0.5 * (i[1:] + i[:-1]) * np.diff(t)) / SECONDS_PER_HOUR))

@@ -262,7 +262,6 @@ def analyze_csv(
     With ``portrait``, the summary's ``"portrait"`` holds the metrics of the record's first charge, for
     :func:`eomctl.plotting.analytics.plot_phase_portrait`.
     """
-
     if not Path(path).is_file():
         raise AnalysisError(f"no such file: '{path}'")
     try:

@@ -189,7 +189,6 @@ def evaluate_fleet(records: Sequence[Mapping[str, Any]], plan: Mapping[str, Any]
 
 def real_table(cache_dir: str | None = None) -> dict[str, np.ndarray]:
     """Features and targets of the ml-eis 44 cells (retention in %, life = cycle of 95 % retention)."""
-
     data = load_ml_eis(cache_dir)
     life = np.array([crossing_cycle(data.cycle, ret, REAL_EOL_PCT) for ret in data.retention_pct])
     return {
@@ -221,7 +220,6 @@ def evaluate_real(cache_dir: str | None = None) -> dict[str, Any]:
 
 def ornl_hppc_summary(cache_dir: str | None = None) -> dict[str, Any]:
     """10 s discharge / charge pulse resistance vs SOC of the ORNL Leaf cell at 10, 25, 40 C [mOhm]."""
-
     out: dict[str, Any] = {}
     for t in ORNL_HPPC_TEMPERATURES_C:
         r = ornl_hppc_resistance(t, cache_dir)

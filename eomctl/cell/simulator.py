@@ -251,7 +251,6 @@ class CellSimulator:
         return nominal
 
     def _build_model(self) -> pybamm.BaseModel:
-
         model = MODEL_CLASSES[self.config.model](self.options)
         self._pybamm_options = model.options
         check_parameters(self.cell, model)

@@ -11,6 +11,7 @@ from eomctl.plotting.analytics import plot_phase_portrait
 
 
 def run(args: argparse.Namespace) -> int:
+    """Handler of ``eomctl analyze``: metrics CSV, optional balance JSON and phase portrait."""
     summary = analyze_csv(args.csv, args.out, args.balance, portrait=bool(args.plot))
     if args.plot:
         plot_phase_portrait(summary["portrait"], args.plot, title=Path(args.csv).name)

@@ -26,7 +26,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-
+    """Handler of ``eomctl bound``: solve the bound, write its JSON, print the comparison with CC-CV."""
     simulator: dict[str, Any] = {}
     if args.no_degradation:
         simulator["degradation"] = False

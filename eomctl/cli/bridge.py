@@ -11,6 +11,7 @@ from eomctl.plotting.analytics import plot_bridge
 
 
 def run(args: argparse.Namespace) -> int:
+    """Handler of ``eomctl bridge``: measure the fleet, write the CSV/JSON/figure, print the correlations."""
     study = bridge_study(args.states, args.quick, args.seed, args.executor, args.max_workers, args.checkpoint, True)
     write_bridge(study, args.out, args.json)
     if args.plot:
@@ -25,7 +26,6 @@ def run(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers: Any) -> None:
     """Add ``eomctl bridge`` to the command line's sub-commands."""
-
     p: argparse.ArgumentParser = subparsers.add_parser(
         "bridge", help="entropy-impedance bridge: pulse resistance vs entropy quantities over a simulated fleet"
     )

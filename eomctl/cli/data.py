@@ -40,7 +40,6 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _hppc(args: argparse.Namespace) -> int:
-
     tables = [ornl_hppc_resistance(t, args.cache) for t in ORNL_HPPC_TEMPERATURES_C]
     merged = {k: np.concatenate([t[k] for t in tables]) for k in tables[0]}
     write_csv(args.out, merged)

@@ -34,7 +34,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``eomctl evaluate``: compare each policy, write the JSON, print a table; 0 on success."""
-
     built = as_env(args.env, {"simulator": {"compile": False}} if args.no_compile else None)
     references = reference_evaluations(built, args.episodes, args.seed)
     records = [

@@ -11,7 +11,7 @@ from eomctl.plotting.pareto import plot_pareto
 
 
 def run(args: argparse.Namespace) -> int:
-
+    """Handler of ``eomctl pareto``: run the sweep, write the CSV (and figure); exit 3 if a point failed."""
     overrides = {"simulator": {"compile": False}} if args.no_compile else None
     rows = sweep(
         args.env,

@@ -26,7 +26,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-
+    """Handler of ``eomctl prognose``: run the fleet and/or real-data evaluation, write and print it."""
     report = prognose(args.fleet, args.real, args.cache, args.checkpoint, args.executor, args.workers)
     write_json(args.out, report)
     if args.plot:

@@ -195,7 +195,6 @@ def evaluate_policy(
     overrides: dict[str, Any] | None = None,
 ) -> PolicyEvaluation:
     """Run ``episodes`` episodes with seeds ``seed, seed + 1, ...``; a policy may be given as a spec string."""
-
     if episodes < 1:
         raise ConfigError(f"episodes must be at least 1; got {episodes}")
     built = as_env(env, overrides)
@@ -205,7 +204,6 @@ def evaluate_policy(
 
 
 def _cccv(rate_c: float, vmax_v: float, cutoff_c: float) -> Policy:
-
     return CCCV(rate=Rate(rate_c), vmax=vmax_v, cutoff=Rate(cutoff_c))
 
 
@@ -361,7 +359,6 @@ def compare(
 
 def optimal_bound_gap(env: gymnasium.Env[Any, Any], headline: dict[str, Any]) -> dict[str, Any]:
     """The entropy-optimal charge at the policy's charge time and the policy's gap to it [%] (positive: above)."""
-
     if not headline.get("success_rate"):
         return {"error": "the policy did not reach the target: no charge-time budget to solve the bound for"}
     try:
@@ -387,7 +384,6 @@ def table_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     (:func:`eomctl.evaluation.sweep.stored_front`), so ``in_eez`` says whether the policy is near-Pareto among the
     standard protocols and the optimal-control bound.
     """
-
     rows = [{"label": "policy", **record["headline"]}, {"label": "cccv_matched_time", **record["matched_time_cccv"]}]
     rows += [{"label": name, **pair} for name, pair in record["references"].items()]
     rows = [{k: row.get(k) for k in TABLE_COLUMNS} for row in rows]

@@ -110,7 +110,6 @@ class _Limits:
 
 
 def _load(scenario: str | Scenario, overrides: dict[str, Any] | None) -> Scenario:
-
     if isinstance(scenario, Scenario):
         if overrides:
             raise ConfigError("overrides apply to scenario files; pass a modified Scenario instead")
@@ -120,7 +119,6 @@ def _load(scenario: str | Scenario, overrides: dict[str, Any] | None) -> Scenari
 
 def _fresh_simulator(sc: Scenario) -> tuple[CellSimulator, _Limits]:
     """The scenario's simulator, reset to the episode start (mean of any randomised range), and its limits."""
-
     cell = load_cell(sc.cell)
     sim = CellSimulator(cell, sc.simulator_config())
     sim.reset(soc=float(np.mean(sc.initial_soc)), ambient_k=float(np.mean(sc.ambient_c)) + KELVIN_OFFSET)

@@ -122,7 +122,6 @@ def optimal_bound_task(
     The replayed optimum counts as having reached the target when its end SOC is within the optimiser's own SOC
     tolerance of the scenario's target; ``status`` records the optimiser's verdict.
     """
-
     spec, start = f"optimal:budget_s={time_budget_s:g},n_intervals={n_intervals}", time.perf_counter()
     try:
         target_soc = load_scenario(env_id, overrides).target_soc
@@ -145,7 +144,6 @@ def sweep_task(env_id: str, overrides: Mapping[str, Any] | None, **params: Any) 
 
 
 def _default_budgets_s(env_id: str, overrides: Mapping[str, Any] | None, quick: bool) -> list[float]:
-
     time_limit_s = load_scenario(env_id, overrides).time_limit_s
     return [f * time_limit_s for f in (QUICK_BUDGET_FRACTIONS if quick else DEFAULT_BUDGET_FRACTIONS)]
 

@@ -92,7 +92,6 @@ def compare_life(
     LifeComparison
         Both runs' :class:`LifeSummary`, whether the baseline's rate was matched, and the extension.
     """
-
     config = config or LifetimeConfig()
     sim = build_simulator(config)  # one build for all runs: each run resets it to a fresh cell
     mine = run_lifetime(dataclasses.replace(config, policy=policy), simulator=sim)
@@ -191,7 +190,6 @@ def sweep_lifetime(
     cell, ambient and CSV path, in the order policies x cells x ambients; ``checkpoint`` skips finished tasks on a
     rerun; ``executor="ray"`` with ``ray_address`` runs on a Ray cluster.
     """
-
     base = base or LifetimeConfig()
     kwargs_list = []
     for i, (policy, cell, ambient_c) in enumerate((p, c, a) for p in policies for c in cells for a in ambients_c):

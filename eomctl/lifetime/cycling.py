@@ -76,7 +76,6 @@ class Discharge:
 
 def parse_discharge(spec: str) -> Discharge:
     """Parse ``"1C"``, ``"C/2"`` or a drive cycle ``"US06"`` / ``"US06:0.25C"`` (mean discharge C-rate; default C/4)."""
-
     name, _, rate = spec.partition(":")
     path = DRIVE_CYCLE_DIR / f"{name.strip()}.csv"
     if path.is_file():

@@ -200,7 +200,6 @@ class LifetimeResult:
 
     def write_csv(self, path: str | Path) -> Path:
         """Write the rows atomically (:func:`eomctl.core.io.write_csv`)."""
-
         return write_csv(path, self.columns())
 
 
@@ -224,7 +223,6 @@ def accelerated_rates(values: Mapping[str, Any], factor: float) -> dict[str, flo
 
 def build_simulator(config: LifetimeConfig) -> CellSimulator:
     """The cell model with degradation on; LAM too when asked or (``None``) when the cell has its parameters."""
-
     config.validate()
     cell = load_cell(config.cell)
     overrides = accelerated_rates(cell.parameter_values, config.aging_acceleration)
@@ -245,7 +243,6 @@ class LifetimeRun:
     def __init__(
         self, config: LifetimeConfig, policy: Policy | None = None, simulator: CellSimulator | None = None
     ) -> None:
-
         config.validate()
         self.config = config
         self.scenario = load_scenario(config.scenario)
@@ -271,7 +268,6 @@ class LifetimeRun:
 
     def run_cycle(self) -> dict[str, float]:
         """Simulate one cycle from the current (empty, rested) state and return its row."""
-
         cfg = self.config
         charge = charge_with_policy(
             self.sim, self.adapter, self.policy, self.target_soc, self.soh, cfg.charge_time_limit_s
@@ -298,7 +294,6 @@ class LifetimeRun:
 
     def run_rpt(self) -> dict[str, float]:
         """Run a reference performance test and return its row (also sets :attr:`soh`)."""
-
         capacity_ah, resistance_ohm = reference_test(self.sim, self.config.rest_s)
         if self.reference_capacity_ah is None:
             self.reference_capacity_ah = capacity_ah
@@ -471,7 +466,6 @@ def run_lifetime(
     -------
     LifetimeResult
     """
-
     started = time.perf_counter()
     run = LifetimeRun(config, policy, simulator)
     build_s = time.perf_counter() - started

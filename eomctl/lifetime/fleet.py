@@ -126,7 +126,6 @@ def _diagnostic(sim: Any) -> dict[str, Any]:
     ``pulse_ohm`` (``(V_rest - V_10s) / I`` of the discharge's first 10 s, at the top of charge), ``capacity_ah`` (the
     1C discharge to the lower cut-off) and the discharge curve ``q_ah``, ``v_v``.
     """
-
     saved = sim.state
     cell = sim.cell
     try:
@@ -177,7 +176,6 @@ def fleet_task(
     pulse_ohm, rs_ohm of every diagnostic), ``diag`` (the full diagnostics at "a" and "b"), ``error`` (None, or why the
     run stopped early: what was measured so far is kept) and ``wall_s``.
     """
-
     started = time.perf_counter()
     base = load_cell(cell).parameter_values[SPREAD_AM]
     every = int(plan["rpt_every"])
@@ -257,5 +255,4 @@ def run_fleet(
     plan: FleetPlan, checkpoint: str | None = None, executor: str = "local", max_workers: int | None = None
 ) -> list[dict[str, Any]]:
     """Every cell of ``plan`` through :func:`eomctl.core.executor.run_tasks` (resumable with ``checkpoint``)."""
-
     return run_tasks(fleet_task, fleet_tasks(plan), executor=executor, max_workers=max_workers, checkpoint=checkpoint)

@@ -22,7 +22,6 @@ PLOTTED = (
 
 def plot_traces(traces: Mapping[str, Sequence[Mapping[str, Any]]], path: str | Path, title: str) -> Path:
     """Stacked panels of :data:`PLOTTED` against time [min], one line per trace; written atomically."""
-
     fig, axes = subplots(len(PLOTTED), 1, figsize=(7, 10), sharex=True)
     for label, rows in traces.items():
         t_min = [r["time_s"] / 60.0 for r in rows]

@@ -36,7 +36,6 @@ BRIDGE_STATES = 32  # 80 s on 2 cores: cheap enough for the quick run too (6 sta
 
 def _charge_record(cell_name: str, out_dir: Path) -> tuple[Path, dict[str, float]]:
     """A 1C CC-CV charge from 10 % SOC to C/20 and a 1 h rest, 10 s output: the record the metrics are read from."""
-
     cell = load_cell(cell_name)
     sim = CellSimulator(cell, SimulatorConfig(model="SPMe", thermal="lumped", degradation=False, compile=False))
     sim.reset(soc=0.1)
@@ -49,7 +48,6 @@ def _charge_record(cell_name: str, out_dir: Path) -> tuple[Path, dict[str, float
 
 def analytics_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
     """EOM metrics, phase portrait and energy-entropy balance of a 1C CC-CV charge + rest, per chemistry."""
-
     rows: list[dict[str, Any]] = []
     files: list[Path] = []
     numbers: dict[str, KeyNumber] = {}
@@ -82,7 +80,6 @@ def analytics_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
 
 def bridge_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
     """The entropy-impedance bridge over a simulated NMC + LFP fleet (:mod:`eomctl.analytics.bridge`)."""
-
     study = bridge_study(BRIDGE_STATES, quick=False, seed=0, executor="serial")
     csv_path, json_path, png_path = out_dir / "bridge.csv", out_dir / "bridge.json", out_dir / "bridge.png"
     write_bridge(study, csv_path, json_path)

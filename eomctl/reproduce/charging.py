@@ -51,7 +51,6 @@ def _reduction_pct(reference: float, value: float) -> float:
 
 
 def _matched(env: Any, metrics: Any) -> dict[str, Any]:
-
     if not metrics.reached_target:
         return {"matched_cccv_note": "target not reached: no charge time to match"}
     rate_c, matched = matched_time_cccv(metrics.charge_time_s, env, rtol=0.003)
@@ -62,7 +61,6 @@ def _matched(env: Any, metrics: Any) -> dict[str, Any]:
 
 
 def _run_chemistry(chem: str, with_matched: bool) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
-
     env = ChargingEnv(CHEMISTRIES[chem])
     rows, traces = [], {}
     for spec in protocol_specs(env):
@@ -120,7 +118,6 @@ def protocols_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
 
 def pareto_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
     """The Pareto manifold of charge time, entropy and LLI with the EEZ (the optimal-control bound in full mode)."""
-
     rows = sweep(CHEMISTRIES["nmc"], include_bound=not quick, quick=quick, executor=executor,
                  checkpoint=out_dir / "sweep_checkpoint.json", progress=False)  # fmt: skip
     csv_path = write_csv(out_dir / "pareto.csv", rows_to_columns(rows))

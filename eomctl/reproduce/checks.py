@@ -119,7 +119,6 @@ def validation_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
 
 def cold_life_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
     """The same fast charge at 25 C and at 0 C ambient to end of life (all degradation rates accelerated alike)."""
-
     acceleration = COLD_ACCELERATION[quick]
     base = LifetimeConfig(
         policy=COLD_POLICY,

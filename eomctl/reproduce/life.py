@@ -44,7 +44,6 @@ PROGNOSTICS_TEXT = """
 
 def _ensure_data() -> None:
     """Fetch the pinned data archives into the cache once (the only download, from the package index)."""
-
     if not all((default_cache_dir() / name).is_dir() for name in SOURCES):
         fetch()
 
@@ -90,7 +89,6 @@ def _numbers(report: dict[str, Any]) -> dict[str, KeyNumber]:
 def prognostics_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
     """SOH / RUL / cycle-life prediction on the simulated fleet and the real 44-cell set (see
     :mod:`eomctl.analytics.prognostics`)."""
-
     _ensure_data()
     report = prognose(
         fleet="quick" if quick else "full",

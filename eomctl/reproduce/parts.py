@@ -47,7 +47,6 @@ from eomctl.reproduce.part import (
 
 # ------------------------------------------------------------------------------------------------ performance
 def _simulator_rows(quick: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-
     steps, repeats, cases = (60, 2, ["SPMe"]) if quick else (200, 3, list(bench_simulator.CASES))
     args = bench_simulator.Timing(steps=steps, dt=30.0, repeats=repeats)
     cell = load_cell(bench_simulator.CELL)

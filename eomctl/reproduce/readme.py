@@ -112,7 +112,6 @@ def _origin(results_dir: Path, file: str) -> str:
 
 def render(spec: BlockSpec, results_dir: str | Path) -> str:
     """The text of one block: the origin line and the table (or the Markdown file as it is)."""
-
     results = Path(results_dir)
     path = results / spec.file
     if not path.is_file():

@@ -59,7 +59,6 @@ def registered() -> dict[str, Part]:
 
 def fingerprint(part: Part, quick: bool) -> str:
     """SHA-256 of the part's name and version, eomctl's version, the mode and its input files' contents."""
-
     inputs = {}
     for name in part.inputs:
         path = Path(name) if Path(name).is_absolute() else REPO_ROOT / name
@@ -73,7 +72,6 @@ def _relative(path: Path, out_dir: Path) -> str:
 
 
 def _write_outputs(part: Part, result: PartResult, out_dir: Path, quick: bool) -> dict[str, Any]:
-
     part_dir = out_dir / part.name
     tables = {}
     for table, rows in result.tables.items():
@@ -184,7 +182,6 @@ def reproduce(
     dict
         The manifest (also written to ``<out_dir>/manifest.json``).
     """
-
     if executor not in EXECUTORS:
         raise ConfigError(f"unknown executor '{executor}'; choose one of {list(EXECUTORS)}")
     out, selected, records = Path(out_dir), _select(parts), {}
@@ -227,7 +224,6 @@ def write_summaries(
     out: Path, records: Mapping[str, Mapping[str, Any]], quick: bool, command: str = ""
 ) -> dict[str, Any]:
     """Write ``manifest.json``, the key-results and performance tables and ``report.html`` from the parts' files."""
-
     manifest = {"version": MANIFEST_VERSION, "written_utc": _now(), "quick": quick, "command": command,
                 "parts": dict(records)}  # fmt: skip
     write_json(out / "manifest.json", manifest)
