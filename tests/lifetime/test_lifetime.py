@@ -204,16 +204,16 @@ def test_known_cccv_matches_the_control_step_path_in_fewer_calls(sim: CellSimula
     The hold is a continuous current ramp, the control path lowers a constant current per step (a discrete-time CV
     that ends up to one step later), so charge agrees to 0.1 %, time to 1.5 % and LLI to 3 % (measured 1.6 %; the
     hold is the closer to PyBaMM's continuous CV: 0.0003 % LLI after 100 cycles, benchmarks/bench_lifetime.py)."""
-    known, known_calls, known_s = _charge(sim, "cccv:rate=1C,vmax=4.2,cutoff=C/20", 1.0, control_steps=False)
+    known, known_calls, _ = _charge(sim, "cccv:rate=1C,vmax=4.2,cutoff=C/20", 1.0, control_steps=False)
     known_lli = sim.last.degradation["lli_pct"]
-    steps, step_calls, steps_s = _charge(sim, "cccv:rate=1C,vmax=4.2,cutoff=C/20", 1.0, control_steps=True)
+    steps, step_calls, _ = _charge(sim, "cccv:rate=1C,vmax=4.2,cutoff=C/20", 1.0, control_steps=True)
     np.testing.assert_allclose(known.charge_ah, steps.charge_ah, rtol=1e-3)
     np.testing.assert_allclose(known.duration_s, steps.duration_s, rtol=1.5e-2)
     np.testing.assert_allclose(known.entropy_j_per_k, steps.entropy_j_per_k, rtol=5e-3)
     np.testing.assert_allclose(known_lli, sim.last.degradation["lli_pct"], rtol=3e-2)
-    # Measured: 192 vs 231 integrator calls, and 1.45 vs 4.4 s for this charge with JIT: the control path's calls
-    # are trial currents of the limit search, and each control step builds an observation and asks the policy.
-    assert known_calls < step_calls and known_s < steps_s
+    # Measured: 192 vs 231 integrator calls (the control path's extra calls are trial currents of the limit search).
+    # Wall time is not asserted (a timed test flakes on a loaded machine); benchmarks/bench_lifetime.py measures it.
+    assert known_calls < step_calls
 
 
 def test_resume_gives_the_same_rows(sim: CellSimulator, tmp_path: Path) -> None:
