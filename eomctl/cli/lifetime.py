@@ -9,24 +9,28 @@ from typing import Any
 from eomctl.core.errors import ConfigError
 from eomctl.lifetime.engine import LifetimeConfig, run_lifetime
 
+DEFAULTS = LifetimeConfig()  # the CLI's defaults are the config's: typed once
+
 
 def add_experiment_arguments(p: argparse.ArgumentParser) -> None:
     """The options shared by ``eomctl lifetime`` and ``eomctl compare-life`` (read by :func:`config_from_args`)."""
-    p.add_argument("--cell", default="LGM50", help="catalogue name, PyBaMM parameter set or cell file")
-    p.add_argument("--scenario", default="FastCharge", help="scenario: observation set, dt, limits, target SOC")
-    p.add_argument("--model", default="SPMe", choices=["SPM", "SPMe", "DFN"])
-    p.add_argument("--ambient-c", type=float, default=25.0, help="ambient temperature [C]")
-    p.add_argument("--discharge", default="1C", help="discharge C-rate or drive cycle, e.g. 1C or US06:0.25C")
-    p.add_argument("--target-soc", type=float, default=None, help="charge to this SOC (default: the scenario's)")
-    p.add_argument("--rest-s", type=float, default=LifetimeConfig.rest_s, help="rest after charge and discharge [s]")
-    p.add_argument("--eol", type=float, default=0.8, help="end of life at this SOH")
-    p.add_argument("--max-cycles", type=int, default=3000)
-    p.add_argument("--rpt-every", type=int, default=50, help="cycles between reference performance tests")
+    p.add_argument("--cell", default=DEFAULTS.cell, help="catalogue name, PyBaMM parameter set or cell file")
+    p.add_argument("--scenario", default=DEFAULTS.scenario, help="scenario: observation set, dt, limits, target SOC")
+    p.add_argument("--model", default=DEFAULTS.model, choices=["SPM", "SPMe", "DFN"])
+    p.add_argument("--ambient-c", type=float, default=DEFAULTS.ambient_c, help="ambient temperature [C]")
+    p.add_argument("--discharge", default=DEFAULTS.discharge, help="discharge C-rate or drive cycle (1C, US06:0.25C)")
+    p.add_argument(
+        "--target-soc", type=float, default=DEFAULTS.target_soc, help="charge to this SOC (default: scenario's)"
+    )
+    p.add_argument("--rest-s", type=float, default=DEFAULTS.rest_s, help="rest after charge and discharge [s]")
+    p.add_argument("--eol", type=float, default=DEFAULTS.eol_soh, help="end of life at this SOH")
+    p.add_argument("--max-cycles", type=int, default=DEFAULTS.max_cycles)
+    p.add_argument("--rpt-every", type=int, default=DEFAULTS.rpt_every, help="cycles between reference tests (RPTs)")
     p.add_argument("--fast", action="store_true", help="adaptive inter-cycle extrapolation (Sulzer et al. 2021)")
     p.add_argument(
         "--aging-acceleration",
         type=float,
-        default=1.0,
+        default=DEFAULTS.aging_acceleration,
         metavar="FACTOR",
         help="multiply every degradation rate constant (SEI, plating, dead lithium, LAM) by FACTOR",
     )
@@ -64,7 +68,7 @@ def config_from_args(args: argparse.Namespace, policy: str) -> LifetimeConfig:
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``eomctl lifetime``."""
     p = subparsers.add_parser("lifetime", help="cycle a cell to end of life under a charging policy")
-    p.add_argument("--policy", default=LifetimeConfig.policy, help="policy spec (e.g. cccv:rate=2C) or model .zip")
+    p.add_argument("--policy", default=DEFAULTS.policy, help="policy spec (e.g. cccv:rate=2C) or model .zip")
     add_experiment_arguments(p)
     p.add_argument("--checkpoint", default=None, help="JSON checkpoint file (resume with --resume)")
     p.add_argument("--resume", action="store_true")
