@@ -39,21 +39,21 @@ def run(args: argparse.Namespace) -> int:
     records = [
         compare(spec, built, args.episodes, args.seed, references=references, bound=args.bound) for spec in args.policy
     ]
-    for record in records:  # EEZ of each policy among its CC-CVs and the sweep stored for the env
-        record["table"] = table_rows(record)
+    # EEZ of each policy among its CC-CVs and the sweep stored for the env.
+    tables = [table_rows(record) for record in records]
     write_json(
         args.out,
         {
             "env_id": env_id_of(built),
             "episodes": args.episodes,
             "seed": args.seed,
-            "policies": records,
+            "policies": [record.to_json(table) for record, table in zip(records, tables, strict=True)],
             "references": references,
         },
     )
     print(format_table(records, references))
-    for record in records:
-        policy_row = record["table"][0]
-        print(f"{record['policy']}: in the EEZ {policy_row['in_eez']} (distance {policy_row['eez_distance']:.2f})")
+    for record, table in zip(records, tables, strict=True):
+        policy_row = table[0]
+        print(f"{record.policy}: in the EEZ {policy_row['in_eez']} (distance {policy_row['eez_distance']:.2f})")
     print(f"-> {args.out}")
     return 0

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -314,6 +314,47 @@ def reference_evaluations(env: gymnasium.Env[Any, Any], episodes: int, seed: int
     }
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """A policy against CC-CV (:func:`compare`); ``to_json`` is the record ``eomctl evaluate`` and a training run's
+    ``evaluation.json`` hold.
+
+    Attributes
+    ----------
+    policy, env_id : str
+        What was compared, on which env.
+    episodes, seed : int
+        Episodes per policy and the seed of the first.
+    summary : dict
+        :meth:`PolicyEvaluation.summary` of the policy (mean, std and 95 % interval per metric).
+    headline : dict
+        The policy's mean metrics (a table row: charge time, entropy, LLI, plating, success rate, ...).
+    matched_time_cccv : dict
+        The CC-CV of equal charge time: its ``rate_c``, its row, and the policy's reductions against it [%].
+    references : dict of str to dict
+        CC-CV at 0.5C / 1C / 2C, each at its own charge time (name -> row).
+    optimal_bound : dict or None
+        The bound at the policy's charge time and the policy's gap to it (``bound=True``), or an ``error``.
+    """
+
+    policy: str
+    env_id: str
+    episodes: int
+    seed: int
+    summary: dict[str, Any]
+    headline: dict[str, Any]
+    matched_time_cccv: dict[str, Any]
+    references: dict[str, dict[str, Any]]
+    optimal_bound: dict[str, Any] | None = None
+
+    def to_json(self, table: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+        """The record as JSON-ready data (with ``table``, e.g. :func:`table_rows`, when given)."""
+        record = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "optimal_bound"}
+        if self.optimal_bound is not None:
+            record["optimal_bound"] = self.optimal_bound
+        return record if table is None else {**record, "table": list(table)}
+
+
 def compare(
     policy: Policy | str,
     env: str | gymnasium.Env[Any, Any],
@@ -322,7 +363,7 @@ def compare(
     overrides: dict[str, Any] | None = None,
     references: dict[str, dict[str, Any]] | None = None,
     bound: bool = False,
-) -> dict[str, Any]:
+) -> Comparison:
     """A policy against the CC-CV of equal charge time and CC-CV at 0.5C / 1C / 2C, every entropy with its time.
 
     Reductions are in per cent of the CC-CV figure (positive: the policy produces less). ``references`` reuses
@@ -337,14 +378,14 @@ def compare(
     # (docs/physics.md §5), and a 1 % time gap alone moves entropy by about 1 %.
     rate_c, matched = matched_time_cccv(mine["charge_time_s"], built, seed, episodes=episodes, rtol=0.003)
     theirs = _pair(matched)
-    return {
-        "policy": evaluation.policy,
-        "env_id": evaluation.env_id,
-        "episodes": episodes,
-        "seed": seed,
-        "summary": evaluation.summary(),
-        "headline": mine,
-        "matched_time_cccv": {
+    return Comparison(
+        policy=evaluation.policy,
+        env_id=evaluation.env_id,
+        episodes=episodes,
+        seed=seed,
+        summary=evaluation.summary(),
+        headline=mine,
+        matched_time_cccv={
             "rate_c": rate_c,
             **theirs,
             "policy_charge_time_s": mine["charge_time_s"],
@@ -352,9 +393,9 @@ def compare(
             "lli_reduction_pct": _reduction_pct(theirs["lli_pct"], mine["lli_pct"]),
             "plating_reduction_pct": _reduction_pct(theirs["plating_ah"], mine["plating_ah"]),
         },
-        "references": references if references is not None else reference_evaluations(built, episodes, seed),
-        **({"optimal_bound": optimal_bound_gap(built, mine)} if bound else {}),
-    }
+        references=references if references is not None else reference_evaluations(built, episodes, seed),
+        optimal_bound=optimal_bound_gap(built, mine) if bound else None,
+    )
 
 
 def optimal_bound_gap(env: gymnasium.Env[Any, Any], headline: dict[str, Any]) -> dict[str, Any]:
@@ -377,17 +418,17 @@ def optimal_bound_gap(env: gymnasium.Env[Any, Any], headline: dict[str, Any]) ->
 TABLE_COLUMNS = ("label", "policy", "charge_time_s", "entropy_j_per_k", "lli_pct", "plating_ah", "success_rate")
 
 
-def table_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+def table_rows(record: Comparison) -> list[dict[str, Any]]:
     """Policy, matched-time CC-CV and reference CC-CV rows, with the EEZ columns.
 
     The front is that of these rows together with the sweep stored for the env
     (:func:`eomctl.evaluation.sweep.stored_front`), so ``in_eez`` says whether the policy is near-Pareto among the
     standard protocols and the optimal-control bound.
     """
-    rows = [{"label": "policy", **record["headline"]}, {"label": "cccv_matched_time", **record["matched_time_cccv"]}]
-    rows += [{"label": name, **pair} for name, pair in record["references"].items()]
+    rows = [{"label": "policy", **record.headline}, {"label": "cccv_matched_time", **record.matched_time_cccv}]
+    rows += [{"label": name, **pair} for name, pair in record.references.items()]
     rows = [{k: row.get(k) for k in TABLE_COLUMNS} for row in rows]
-    stored = stored_front(str(record.get("env_id", "")))
+    stored = stored_front(record.env_id)
     annotated = annotate_front([{**r, "reached_target": r["success_rate"]} for r in rows] + stored)
     keys = ("on_front", "in_eez", "eez_distance")
     return [{**r, **{k: a[k] for k in keys}} for r, a in zip(rows, annotated[: len(rows)], strict=True)]
@@ -396,26 +437,26 @@ def table_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------------------------------------ command line
 
 
-def format_table(records: list[dict[str, Any]], references: dict[str, dict[str, Any]]) -> str:
+def format_table(records: Sequence[Comparison], references: Mapping[str, Mapping[str, Any]]) -> str:
     """A compact text table: each policy, its matched-time CC-CV and the references, entropy next to time."""
     lines = [f"{'policy':<44} {'t_charge [s]':>12} {'Sigma [J/K]':>11} {'LLI [%]':>8} {'success':>7}  vs CC-CV"]
 
-    def row(pair: dict[str, Any], extra: str = "") -> str:
+    def row(pair: Mapping[str, Any], extra: str = "") -> str:
         return (
             f"{pair['policy'][:44]:<44} {pair['charge_time_s']:>12.0f} {pair['entropy_j_per_k']:>11.3f} "
             f"{pair['lli_pct']:>8.4f} {pair['success_rate']:>7.0%}  {extra}"
         )
 
     for record in records:
-        m = record["matched_time_cccv"]
+        m = record.matched_time_cccv
         lines.append(
             row(
-                record["headline"],
+                record.headline,
                 f"Sigma {-m['entropy_reduction_pct']:+.2f} %, LLI {-m['lli_reduction_pct']:+.2f} % vs matched",
             )
         )
         lines.append(row(m, f"matched time ({m['rate_c']:.3f}C) {m.get('note', '')}"))
-        bound = record.get("optimal_bound")
+        bound = record.optimal_bound
         if bound is not None:
             if "error" in bound:
                 lines.append(f"{'  optimal-control bound':<44} {bound['error']}")

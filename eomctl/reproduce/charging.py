@@ -15,7 +15,7 @@ from eomctl.bench.train import default_run, learning_rate
 from eomctl.charging.env import ChargingEnv
 from eomctl.core.io import write_csv, write_json
 from eomctl.core.resources import REPO_ROOT
-from eomctl.evaluation.evaluate import compare, matched_time_cccv, measure_episode
+from eomctl.evaluation.evaluate import Comparison, compare, matched_time_cccv, measure_episode
 from eomctl.evaluation.rollout import FINAL_EVAL_SEED
 from eomctl.evaluation.sweep import CSV_COLUMNS, rows_to_columns, sweep
 from eomctl.plotting.pareto import plot_pareto
@@ -143,13 +143,13 @@ def pareto_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
     return PartResult(paragraph, [csv_path, figure], {"pareto_points": table}, numbers)
 
 
-def _policy_numbers(chem: str, record: dict[str, Any]) -> dict[str, KeyNumber]:
-    head, matched = record["headline"], record["matched_time_cccv"]
+def _policy_numbers(chem: str, record: Comparison) -> dict[str, KeyNumber]:
+    head, matched = record.headline, record.matched_time_cccv
     where = f"policy {head['charge_time_s']:.0f} s, {head['entropy_j_per_k']:.3f} J/K"
     numbers = {f"entropy_reduction_vs_matched_cccv_pct_{chem}": KeyNumber(matched["entropy_reduction_pct"], "%", (
         f"{where}; CC-CV {matched['rate_c']:.3f}C {matched['charge_time_s']:.0f} s, "
         f"{matched['entropy_j_per_k']:.3f} J/K; positive: less entropy"))}  # fmt: skip
-    for name, ref in record["references"].items():
+    for name, ref in record.references.items():
         rate = name.removeprefix("cccv_")
         numbers[f"entropy_reduction_vs_cccv_{rate}_pct_{chem}"] = KeyNumber(
             _reduction_pct(ref["entropy_j_per_k"], head["entropy_j_per_k"]),
@@ -170,18 +170,18 @@ def policy_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
     for chem, path in present.items():
         env, policy = ChargingEnv(CHEMISTRIES[chem]), load_agent(path)
         record = compare(policy, env, episodes=1 if quick else 3, seed=FINAL_EVAL_SEED)
-        files.append(write_json(out_dir / f"evaluation_{chem}.json", record))
+        files.append(write_json(out_dir / f"evaluation_{chem}.json", record.to_json()))
         numbers.update(_policy_numbers(chem, record))
-        m = record["matched_time_cccv"]
+        m = record.matched_time_cccv
         cccv = CCCV(rate=Rate(m["rate_c"]), vmax=env.v_max_v, cutoff=Rate(0.05))
         traces[chem.upper()] = {
             f"policy {path.name}": measure_episode(policy, env, FINAL_EVAL_SEED, record=True)[1] or [],
             f"CC-CV {m['rate_c']:.3f}C": measure_episode(cccv, env, FINAL_EVAL_SEED, record=True)[1] or [],
         }
         # The policy row names the file as the repository does (the record holds the path it was loaded from).
-        headline = {**record["headline"], "policy": POLICY_FILES[chem]}
+        headline = {**record.headline, "policy": POLICY_FILES[chem]}
         rows += [{"chemistry": chem.upper(), **{k: v for k, v in pair.items() if not isinstance(v, dict)}}
-                 for pair in (headline, m, *record["references"].values())]  # fmt: skip
+                 for pair in (headline, m, *record.references.values())]  # fmt: skip
     for chem in set(POLICY_FILES) - set(present):
         numbers[f"entropy_reduction_vs_matched_cccv_pct_{chem}"] = KeyNumber(None, "%", f"no {POLICY_FILES[chem]}")
     files.append(plot_trace_grid(traces, out_dir / "policy_vs_cccv.png", "Trained policy vs matched-time CC-CV"))

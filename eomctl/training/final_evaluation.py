@@ -39,7 +39,7 @@ def evaluate_run(run_dir: str | Path, episodes: int = 3, seed: int = FINAL_EVAL_
         record = compare(policy, env, episodes=episodes, seed=seed)
         base = env.unwrapped
         vmax_v = base.scenario.limits.v_max_v or base.cell.v_max_v
-        matched = CCCV(rate=Rate(record["matched_time_cccv"]["rate_c"]), vmax=vmax_v, cutoff=Rate(0.05))
+        matched = CCCV(rate=Rate(record.matched_time_cccv["rate_c"]), vmax=vmax_v, cutoff=Rate(0.05))
         traces = {
             "policy": run_episode(policy, env, seed),
             f"CC-CV matched time ({matched.rate.value:.2f}C)": run_episode(matched, env, seed),
@@ -47,13 +47,13 @@ def evaluate_run(run_dir: str | Path, episodes: int = 3, seed: int = FINAL_EVAL_
     finally:
         env.close()
     rows = table_rows(record)
-    record["table"] = rows
-    write_json(run_dir / "evaluation.json", record)
+    data = record.to_json(rows)
+    write_json(run_dir / "evaluation.json", data)
     write_csv(run_dir / "evaluation.csv", {k: [r.get(k) for r in rows] for k in rows[0]})
     plot_traces(traces, run_dir / "evaluation.png", f"{config.algo} on {config.env_id}: policy vs CC-CV")
-    print(format_table([record], record["references"]))
+    print(format_table([record], record.references))
     eez = next((r for r in rows if r["label"] == "policy"), {}).get("in_eez")
     if eez is not None:
         print(f"policy in the EEZ (these protocols + the stored sweep for the env): {eez}")
     print(f"-> {run_dir / 'evaluation.json'}, evaluation.csv, evaluation.png")
-    return record
+    return data
