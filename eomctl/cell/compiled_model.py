@@ -240,8 +240,10 @@ def _integrator_options(rtol: float, atol: float, n_z: int, jit_dir: str | None)
     if n_z:
         options["linear_solver"] = "csparse"
     if jit_dir is not None:
-        # CasADi writes the generated C and the shared object into this folder (not the working directory).
-        jit_options = {"flags": ["-O1"], "verbose": False, "directory": jit_dir}
+        # CasADi writes the generated C and the shared object into this folder (not the working directory). The folder
+        # is removed with the model (weakref.finalize in compile_model); CasADi's own clean-up ran after that and
+        # printed "Failed to remove ..." warnings on every JIT run, so it is off.
+        jit_options = {"flags": ["-O1"], "verbose": False, "directory": jit_dir, "cleanup": False}
         options.update(jit=True, compiler="shell", jit_options=jit_options, jit_name="eomctl_jit", jit_cleanup=False)
     return options
 

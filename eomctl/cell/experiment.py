@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pybamm
 
+from eomctl.cell.catalogue import Cell
 from eomctl.cell.simulator import CellSimulator, StepResult
 from eomctl.core.errors import ConfigError
 
@@ -69,11 +70,35 @@ class Trace:
 
 def parse_step(text: str) -> pybamm.step.BaseStepExplicit | pybamm.step.BaseStepImplicit:
     """Parse one step with PyBaMM's parser, turning its error into a :class:`ConfigError` that quotes the step."""
+    if text.lower().count(" until ") > 1:
+        raise ConfigError(f"protocol step '{text}': one 'until' per step (one termination: a voltage or a current)")
     try:
         return pybamm.step.string(text)
     except (ValueError, TypeError, KeyError) as exc:
         first_line = str(exc).strip().splitlines()[0]
         raise ConfigError(f"cannot parse protocol step '{text}': {first_line}") from None
+
+
+def check_step(step: pybamm.step.BaseStepExplicit, text: str, cell: Cell) -> None:
+    """Refuse a step that parses but cannot mean what it says, before anything runs: a negative duration, a charge
+    that discharges (or the reverse), or a voltage outside the cell's window [v_min, v_max]."""
+    if float(step.duration) <= 0:
+        raise ConfigError(f"protocol step '{text}': the duration must be positive")
+    words = text.strip().lower()
+    value = float(getattr(step, "value", 0.0))
+    # PyBaMM's sign: negative charges, so "Charge at -1C" parses to a discharge.
+    reversed_sign = (words.startswith("charge") and value > 0) or (words.startswith("discharge") and value < 0)
+    if type(step).__name__ in ("Current", "CRate", "Power") and reversed_sign:
+        raise ConfigError(f"protocol step '{text}': give the rate or current as a positive number")
+    voltages = [float(term.value) for term in step.termination if type(term).__name__ == "VoltageTermination"]
+    if type(step).__name__ == "Voltage":
+        voltages.append(value)
+    for voltage_v in voltages:
+        if not cell.v_min_v <= voltage_v <= cell.v_max_v:
+            raise ConfigError(
+                f"protocol step '{text}': {voltage_v:g} V is outside the cell's window "
+                f"[{cell.v_min_v:g}, {cell.v_max_v:g}] V ({cell.name})"
+            )
 
 
 def _terminations(step: pybamm.step.BaseStepExplicit, capacity_ah: float) -> tuple[float | None, float | None]:
@@ -90,6 +115,16 @@ def _terminations(step: pybamm.step.BaseStepExplicit, capacity_ah: float) -> tup
         else:
             raise ConfigError(f"termination '{term}' is not supported; use a voltage, current or C-rate termination")
     return voltage, current
+
+
+def first_current_direction(steps: Iterable[str]) -> int:
+    """+1 if the first step that moves charge charges the cell, -1 if it discharges it, 0 if none does."""
+    for text in steps:
+        step = parse_step(text)
+        kind, value = type(step).__name__, float(getattr(step, "value", 0.0))
+        if kind in ("Current", "CRate", "Power") and value != 0:
+            return 1 if value < 0 else -1  # PyBaMM's sign: negative charges
+    return 0
 
 
 def run_protocol(sim: CellSimulator, steps: Iterable[str], dt_s: float = 10.0) -> Trace:
@@ -112,6 +147,8 @@ def run_protocol(sim: CellSimulator, steps: Iterable[str], dt_s: float = 10.0) -
     if not dt_s > 0:
         raise ConfigError(f"output spacing dt must be positive; got {dt_s}")
     parsed = [(text, parse_step(text)) for text in steps]
+    for text, step in parsed:
+        check_step(step, text, sim.cell)
     trace = Trace()
     trace.append(sim.last)
     for text, step in parsed:

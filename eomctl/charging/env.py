@@ -20,7 +20,7 @@ from eomctl.charging.observation import ObservationSpace, charge_features
 from eomctl.charging.render import Frame, HumanViewer, draw_episode
 from eomctl.charging.scenarios import Limits, Scenario, load_scenario
 from eomctl.core.constants import FARADAY_C_PER_MOL, KELVIN_OFFSET, SECONDS_PER_HOUR
-from eomctl.core.errors import ConfigError
+from eomctl.core.errors import ActionError, ConfigError
 
 V_TOL_V = 1e-3  # a limit counts as crossed beyond these margins (BMS measurement resolution)
 T_TOL_K = 0.05
@@ -242,7 +242,7 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
         if not self._episode:
             raise gym.error.ResetNeeded("call reset() before step()")
         sc, w = self.scenario, self.scenario.reward
-        a = float(np.clip(np.asarray(action, dtype=np.float64).ravel()[0], -1.0, 1.0))
+        a = action_value(action)
         before = self.sim.last
         after = self._advance(0.5 * (a + 1.0) * self.current_max_a)
         failed = after.solver_failed
@@ -368,3 +368,18 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
         if self._viewer is not None:
             self._viewer.close()
             self._viewer = None
+
+
+def action_value(action: Any) -> float:
+    """The action as one number clipped to [-1, 1]; :class:`ActionError` unless it is exactly one finite number.
+
+    A NaN would otherwise reach the integrator as a current and end the episode as a "solver failure", and the wrong
+    shape would silently use its first element.
+    """
+    try:
+        values = np.asarray(action, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise ActionError(f"the action must be one number in [-1, 1] (shape (1,)); got {action!r}") from None
+    if values.shape != (1,) or not np.isfinite(values[0]):
+        raise ActionError(f"the action must be one finite number in [-1, 1] (shape (1,)); got {action!r}")
+    return float(np.clip(values[0], -1.0, 1.0))

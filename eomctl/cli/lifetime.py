@@ -45,7 +45,10 @@ def config_from_args(args: argparse.Namespace, policy: str) -> LifetimeConfig:
         name, sep, value = item.rpartition("=")
         if not sep:
             raise ConfigError(f"--override must be NAME=VALUE; got '{item}'")
-        overrides.append((name.strip(), float(value)))
+        try:
+            overrides.append((name.strip(), float(value)))
+        except ValueError:
+            raise ConfigError(f"--override {name.strip()}: '{value}' is not a number") from None
     return LifetimeConfig(
         policy=policy,
         cell=args.cell,
@@ -79,6 +82,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``eomctl lifetime``."""
+    if args.resume and not args.checkpoint:
+        raise ConfigError("--resume needs --checkpoint FILE (the checkpoint to continue from)")
     config = config_from_args(args, args.policy)
     result = run_lifetime(config, checkpoint=args.checkpoint, resume=args.resume)
     result.write_csv(args.out)

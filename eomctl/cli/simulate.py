@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from eomctl.cell.catalogue import load_cell
-from eomctl.cell.experiment import CSV_COLUMNS, run_protocol
+from eomctl.cell.experiment import CSV_COLUMNS, first_current_direction, run_protocol
 from eomctl.cell.simulator import CellSimulator, SimulatorConfig
 from eomctl.core.constants import celsius_to_kelvin
 from eomctl.core.errors import EomctlError
@@ -21,7 +21,12 @@ def add_parser(subparsers: Any) -> None:
     sim.add_argument("--model", default="SPMe", choices=["SPM", "SPMe", "DFN"])
     sim.add_argument("--thermal", default="lumped", choices=["isothermal", "lumped"])
     sim.add_argument("--degradation", action="store_true", help="add SEI growth and lithium plating")
-    sim.add_argument("--soc0", type=float, default=0.1, help="initial state of charge in [0, 1]")
+    sim.add_argument(
+        "--soc0",
+        type=float,
+        default=None,
+        help="initial SOC in [0, 1] (default 0.1, or 1.0 when the protocol discharges first)",
+    )
     sim.add_argument("--ambient-c", type=float, default=25.0, help="ambient (and initial) temperature [C]")
     sim.add_argument("--protocol", action="append", default=[], help="a step, e.g. 'Charge at 1C until 4.2 V'")
     sim.add_argument("--dt", type=float, default=10.0, help="output spacing [s]")
@@ -37,8 +42,9 @@ def run(args: argparse.Namespace) -> int:
     config = SimulatorConfig(
         model=args.model, thermal=args.thermal, degradation=args.degradation, compile=False if args.no_compile else None
     )
+    soc0 = args.soc0 if args.soc0 is not None else 1.0 if first_current_direction(args.protocol) < 0 else 0.1
     sim = CellSimulator(load_cell(args.cell), config)
-    sim.reset(soc=args.soc0, ambient_k=celsius_to_kelvin(args.ambient_c))
+    sim.reset(soc=soc0, ambient_k=celsius_to_kelvin(args.ambient_c))
     trace = run_protocol(sim, args.protocol, dt_s=args.dt)
     write_csv(args.out, trace.columns(CSV_COLUMNS))
     last = trace.rows[-1]

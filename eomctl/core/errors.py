@@ -44,5 +44,9 @@ class ConfigError(EomctlError):
     """An invalid configuration: unknown option, impossible limits, malformed scenario file."""
 
 
+class ActionError(EomctlError, ValueError):
+    """An action an environment cannot apply: not one finite number (NaN, None, a string, the wrong shape)."""
+
+
 class EomctlWarning(UserWarning):
     """Warnings eomctl itself emits (turned into errors in the test suite)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -58,10 +59,26 @@ def write_csv(path: str | os.PathLike[str], columns: Mapping[str, Sequence[Any] 
 
 
 def read_csv(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """Read a numeric CSV written by :func:`write_csv` into float arrays keyed by column."""
-    data = np.genfromtxt(path, delimiter=",", names=True, dtype=float)
-    names = data.dtype.names or ()
-    return {name: np.atleast_1d(data[name]) for name in names}
+    """Read a numeric CSV written by :func:`write_csv` into float arrays keyed by column.
+
+    An empty cell reads as NaN. Raises ``ValueError`` naming the line and column for a file without a header row, a
+    row of the wrong length or a cell that is not a number (a silent NaN would poison every sum computed from it).
+    """
+    with open(path, encoding="utf-8", newline="") as handle:
+        rows = [row for row in csv.reader(handle) if row]
+    if not rows:
+        raise ValueError(f"{path}: the file is empty (no header row)")
+    header = [name.strip() for name in rows[0]]
+    columns: dict[str, list[float]] = {name: [] for name in header}
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise ValueError(f"{path}, line {line}: {len(row)} fields where the header has {len(header)}")
+        for name, cell in zip(header, row, strict=True):
+            try:
+                columns[name].append(float(cell) if cell.strip() else math.nan)
+            except ValueError:
+                raise ValueError(f"{path}, line {line}, column '{name}': '{cell}' is not a number") from None
+    return {name: np.array(values, dtype=float) for name, values in columns.items()}
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:

@@ -55,7 +55,13 @@ def run_episode(policy: Policy, env: Any, seed: int, episode: int = 0) -> list[d
 
 
 def make_env(env_id: str, overrides: Mapping[str, Any] | None = None) -> Any:
-    """A Gymnasium env by id (``eomctl/FastCharge-v0``), with scenario overrides."""
+    """A Gymnasium env by id (``eomctl/FastCharge-v0``), with scenario overrides; :class:`ConfigError` for an unknown
+    id, naming the registered eomctl ids."""
+    try:
+        gym.spec(env_id)
+    except gym.error.Error:
+        known = sorted(k for k in gym.registry if k.startswith("eomctl/"))
+        raise ConfigError(f"unknown env '{env_id}'; eomctl's are {known}") from None
     return gym.make(env_id, overrides=dict(overrides)) if overrides else gym.make(env_id)
 
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from eomctl.cell.catalogue import Cell
 from eomctl.cell.simulator import CellSimulator, StepResult
+from eomctl.charging.env import action_value
 from eomctl.charging.observation import ObservationSpace, charge_features
 from eomctl.charging.scenarios import Scenario
 from eomctl.core.constants import SECONDS_PER_HOUR
@@ -201,7 +202,7 @@ class _ChargePhase:
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Apply ``action`` for one control step; terminated at the target SOC, truncated at the time limit."""
         sim, sc = self.sim, self.adapter.scenario
-        a = float(np.clip(np.asarray(action, dtype=np.float64).ravel()[0], -1.0, 1.0))
+        a = action_value(action)
         before, saved = sim.last, sim.state
         current_a = 0.5 * (a + 1.0) * self.adapter.current_max_a
         after = _checked(

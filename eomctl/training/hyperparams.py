@@ -142,17 +142,54 @@ def resolve(config: TrainConfig, folder: Path | None = None) -> TrainConfig:
     """Fill ``n_timesteps``, ``n_envs`` and ``hyperparams`` from the YAML block; explicit values win."""
     algorithm_class(config.algo)  # fail early on an unknown name
     block = merge_mappings(load_hyperparams(config.algo, config.env_id, folder), config.hyperparams)
-    n_timesteps = config.n_timesteps or block.pop("n_timesteps", None)
-    n_envs = config.n_envs or block.pop("n_envs", 1)
+    n_timesteps = config.n_timesteps if config.n_timesteps is not None else block.pop("n_timesteps", None)
+    n_envs = config.n_envs if config.n_envs is not None else block.pop("n_envs", 1)
     block.pop("n_timesteps", None), block.pop("n_envs", None)
-    if not isinstance(n_timesteps, (int, float)) or n_timesteps < 1:
-        raise ConfigError(f"n_timesteps must be a positive number; got {n_timesteps!r}")
+    for name, value in (("n_timesteps", n_timesteps), ("n_envs", n_envs), ("eval_freq", config.eval_freq),
+                        ("eval_episodes", config.eval_episodes), ("checkpoint_freq", config.checkpoint_freq),
+                        ("torch_threads", config.torch_threads)):  # fmt: skip
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 1:
+            raise ConfigError(f"{name} must be a positive number; got {value!r}")
+    if config.final_eval_episodes < 0:
+        raise ConfigError(f"final_eval_episodes must be >= 0 (0 skips it); got {config.final_eval_episodes}")
+    _check_numbers(config.algo, block)
     if config.vec_env not in ("auto", "dummy", "subproc"):
         raise ConfigError(f"vec_env must be auto, dummy or subproc; got '{config.vec_env}'")
     resolved = dataclasses.replace(config, n_timesteps=int(n_timesteps), n_envs=int(n_envs), hyperparams=block)
     algorithm_kwargs(resolved, n_actions=1)  # unknown keys fail here, before a run folder is written
     _check_env(resolved)
     return resolved
+
+
+# Hyperparameters that must be numbers (a schedule "lin_<number>" where SB3 accepts one): SB3 would only assert deep
+# inside the model's constructor, after the run folder exists.
+NUMERIC_HYPERPARAMS = ("learning_rate", "gamma", "gae_lambda", "clip_range", "ent_coef", "vf_coef", "max_grad_norm",
+                       "batch_size", "n_steps", "n_epochs", "buffer_size", "learning_starts", "tau", "gradient_steps",
+                       "target_kl", "noise_std")  # fmt: skip
+SCHEDULED = ("learning_rate", "clip_range")
+
+
+def _check_numbers(algo: str, block: Mapping[str, Any]) -> None:
+    """Refuse a non-numeric value of a numeric hyperparameter, naming it (``ent_coef`` may also be ``"auto"``)."""
+    for key in NUMERIC_HYPERPARAMS:
+        value = _numeric(block.get(key, 0))
+        if isinstance(value, bool) or value is None:
+            ok = value is None and key == "target_kl"
+        elif isinstance(value, str):
+            number = value[4:] if key in SCHEDULED and value.startswith("lin_") else value
+            ok = _is_number(number) or (key == "ent_coef" and value.startswith("auto"))
+        else:
+            ok = isinstance(value, (int, float))
+        if not ok:
+            raise ConfigError(f"{algo}: hyperparameter {key} must be a number; got {value!r}")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_env(config: TrainConfig) -> None:

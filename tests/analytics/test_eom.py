@@ -157,6 +157,14 @@ def test_cli_analyze_lifetime_and_bad_input(tmp_path: Path) -> None:
     life = write_csv(tmp_path / "life.csv", {"cycle": n, "rpt": 0 * n, "entropy_charge_j_per_k": np.exp(0.02 * n)})
     assert _cli("analyze", str(life), "--out", str(tmp_path / "l.csv")).returncode == 0
     bad = write_csv(tmp_path / "bad.csv", {"time_s": n, "voltage_v": n})
-    for path in (bad, tmp_path / "missing.csv"):
-        done = _cli("analyze", str(path), "--out", str(tmp_path / "x.csv"))
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    text = tmp_path / "text.csv"
+    text.write_text("time_s,current_a,voltage_v,entropy_j_per_k\n0,abc,3.5,0\n10,1,3.6,0.1\n")
+    cases = ((bad, "needs the column"), (tmp_path / "missing.csv", "no such file"), (empty, "the file is empty"),
+             (text, "line 2, column 'current_a': 'abc' is not a number"))  # fmt: skip
+    for path, message in cases:
+        done = _cli("analyze", str(path), "--out", str(tmp_path / "x.csv"), "--balance", str(tmp_path / "b.json"))
         assert done.returncode == 2 and "eomctl: error:" in done.stderr and "Traceback" not in done.stderr
+        assert message in done.stderr, done.stderr
+    assert not (tmp_path / "b.json").exists()  # no NaN balance written

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pybamm
 import pytest
@@ -279,3 +284,20 @@ def test_dfn_runs_and_matches_spme_at_low_rate() -> None:
         sim.reset(soc=0.3)
         voltages.append([sim.step(current_a=1.0, dt_s=60.0).voltage_v for _ in range(10)])
     np.testing.assert_allclose(voltages[0], voltages[1], atol=3e-3)
+
+
+def test_jit_build_is_quiet_and_leaves_no_temporary_files(tmp_path: Path) -> None:
+    """A JIT-compiled simulator prints no CasADi clean-up warnings and removes its build folder when it goes."""
+    script = (
+        "from eomctl.cell.catalogue import load_cell\n"
+        "from eomctl.cell.simulator import CellSimulator, SimulatorConfig\n"
+        "sim = CellSimulator(load_cell('LGM50'), SimulatorConfig(model='SPM', thermal='isothermal', compile=True))\n"
+        "sim.reset(0.2, ambient_k=298.15)\n"
+        "print(sim.step(5.0, 30.0).voltage_v)\n"
+    )
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Failed to remove" not in done.stderr and "WARNING" not in done.stderr
+    assert 3.0 < float(done.stdout.split()[-1]) < 4.2
+    assert list(tmp_path.glob("eomctl_jit_*")) == []

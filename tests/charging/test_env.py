@@ -20,6 +20,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
 from eomctl.charging.env import ChargingEnv
 from eomctl.charging.scenarios import KELVIN_OFFSET
+from eomctl.core.errors import ActionError
 
 SCENARIOS = ("FastCharge", "ColdCharge", "Deadline", "AgedCell", "LFPFastCharge")
 FAST = {"simulator": {"compile": False}}
@@ -243,3 +244,16 @@ def test_gymnasium_make_builds_the_env() -> None:
     obs, reward, *_ = env.step(env.action_space.sample())
     assert env.observation_space.contains(obs) and np.isfinite(reward)
     env.close()
+
+
+@pytest.mark.parametrize("action", [np.array([np.nan]), None, "abc", np.array([0.1, 0.2]), np.array([np.inf])])
+def test_an_action_that_is_not_one_finite_number_is_refused(make_env: Callable[..., ChargingEnv], action: Any) -> None:
+    """NaN, None, a string or the wrong shape is a clear error before the step, not a "solver failure"."""
+    env = make_env("FastCharge")
+    env.reset(seed=0)
+    before = env.sim.last
+    with pytest.raises(ActionError, match="the action must be one"):
+        env.step(action)
+    assert env.sim.last is before  # nothing was integrated
+    _, _, terminated, _, info = env.step(np.array([0.0], dtype=np.float32))  # the episode goes on
+    assert not info["solver_failure"] and not terminated

@@ -40,6 +40,21 @@ def test_simulate_writes_the_documented_csv(tmp_path: Path) -> None:
     assert data["energy_in_j"][-1] < data["energy_in_j"].max()  # energy in falls while discharging
 
 
+def test_a_discharge_first_protocol_starts_full(tmp_path: Path) -> None:
+    """Without --soc0 a protocol that discharges first starts from a full cell (it used to start at 10 % SOC and stop
+    at the cut-off after ~100 s); one that charges first starts at 10 %."""
+    for step, soc0, duration_s in (
+        ("Discharge at 1C until 3 V", 1.0, 1800.0),
+        ("Charge at 1C for 1 minute", 0.1, 60.0),
+    ):
+        out = tmp_path / "run.csv"
+        proc = _eomctl("simulate", "--model", "SPM", "--no-compile", "--protocol", step, "--out", str(out))
+        assert proc.returncode == 0, proc.stderr
+        data = read_csv(out)
+        assert abs(data["soc"][0] - soc0) < 0.02, (step, data["soc"][0])
+        assert data["time_s"][-1] >= duration_s, (step, data["time_s"][-1])  # a 1C discharge from full: ~1 h
+
+
 def test_cells_lists_the_builtin_cells() -> None:
     proc = _eomctl("cells")
     assert proc.returncode == 0, proc.stderr
@@ -53,6 +68,11 @@ def test_bad_inputs_give_clear_errors_without_traceback(tmp_path: Path) -> None:
         (["--soc0", "1.4"], "initial SOC"),
         (["--cell", str(tmp_path / "missing.yaml")], "missing.yaml"),
         (["--dt", "-5"], "dt"),
+        (["--protocol", "Charge at 1C until 9 V"], "9 V is outside the cell's window [2.5, 4.2] V"),
+        (["--protocol", "Rest for -5 minutes"], "the duration must be positive"),
+        (["--protocol", "Charge at -1C until 4.2 V"], "give the rate or current as a positive number"),
+        (["--protocol", "Discharge at -2 A for 1 minute"], "give the rate or current as a positive number"),
+        (["--protocol", "Charge at 1C until 4.2 V until 3 V"], "one 'until' per step"),
     ]
     for extra, message in cases:
         args = ["simulate", "--model", "SPM", "--no-compile", "--out", str(tmp_path / "x.csv")]

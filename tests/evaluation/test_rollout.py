@@ -94,6 +94,11 @@ def test_baseline_spec_rollout_is_bound_and_limited(tmp_path: Path) -> None:
     assert rows[0]["current_a"] == pytest.approx(2.0 * 5.0, rel=0.05) and rows[-1]["success"]
 
 
+def test_unknown_env_is_named_with_the_known_ones(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"unknown env 'eomctl/FastCharg-v0'; eomctl's are \['eomctl/AgedCell-v0'"):
+        rollout("cccv:rate=1C", "eomctl/FastCharg-v0", out=tmp_path / "r.csv")
+
+
 def test_unknown_agent_is_named() -> None:
     with pytest.raises(ConfigError, match="unknown protocol"):
         parse_policy("runs/does-not-exist")

@@ -90,6 +90,23 @@ def test_cli_parser_builds_the_config() -> None:
     assert args.csv == ["a.csv", "b.csv"] and args.out == "x.png"
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--override", "Negative electrode thickness [m]=abc"], "'abc' is not a number"),
+        (["--resume"], "--resume needs --checkpoint"),
+    ],
+)
+def test_lifetime_cli_bad_input_is_a_clear_error(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refused before any model is built: exit 2 and the message, no traceback."""
+    from eomctl.cli.main import main
+
+    assert main(["lifetime", "--max-cycles", "1", *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
 def test_plot_lifetime_writes_an_image(tmp_path: Path) -> None:
     from eomctl.plotting.lifetime import plot_lifetime
 

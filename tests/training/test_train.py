@@ -6,7 +6,9 @@ and tiny budgets with small networks: they test the plumbing and the bookkeeping
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -115,6 +117,31 @@ def test_unknown_algorithm_and_hyperparameter_are_named() -> None:
         resolve(TrainConfig(env_id="eomctl/NoSuch-v0"))
     with pytest.raises(ConfigError, match="simulator"):
         resolve(TrainConfig(env_overrides={"simulator": {"model": "XYZ"}}))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"n_envs": 0}, "n_envs must be a positive number; got 0"),  # was silently the YAML's 2
+        ({"eval_freq": 0}, "eval_freq must be a positive number; got 0"),  # was a hang
+        ({"checkpoint_freq": -5}, "checkpoint_freq must be a positive number"),
+        ({"final_eval_episodes": -1}, "final_eval_episodes must be >= 0"),
+        ({"hyperparams": {"learning_rate": "abc"}}, "learning_rate must be a number; got 'abc'"),
+        ({"hyperparams": {"learning_rate": "lin_abc"}}, "learning_rate must be a number"),
+        ({"hyperparams": {"batch_size": [64]}}, "batch_size must be a number"),
+    ],
+)
+def test_impossible_settings_are_refused_before_a_run_folder_exists(
+    changes: dict[str, Any], message: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        train(dataclasses.replace(TrainConfig(), **changes), out=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_schedules_and_numbers_that_are_fine_pass() -> None:
+    resolved = resolve(TrainConfig(hyperparams={"learning_rate": "lin_3e-4", "clip_range": 0.2, "n_steps": 64}))
+    assert resolved.hyperparams["learning_rate"] == "lin_3e-4"
 
 
 def test_schedules_and_action_noise() -> None:
