@@ -141,15 +141,20 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
         self.current_max_a = sc.c_rate_max * self.cell.capacity_ah
         self.v_max_v = sc.limits.v_max_v if sc.limits.v_max_v is not None else self.cell.v_max_v
         self.limits: Limits = sc.limits  # this episode's limits: the scenario's, or reset's "limits" option
-        self.observation = ObservationSpace.of(sc)
-        self.features: tuple[str, ...] = self.observation.features
-        self.observation_space = gym.spaces.Box(self.observation.low, self.observation.high, dtype=np.float32)
+        self.observation_spec = ObservationSpace.of(sc)
+        spec = self.observation_spec
+        self.observation_space = gym.spaces.Box(spec.low, spec.high, dtype=np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
         self.fresh_capacity_ah = self._capacity_ah({})
         self.entropy_scale_j_per_k = sc.reward.entropy_scale_j_per_k or self._calibrate_entropy_scale()
         self._frames: list[Frame] = []
         self._viewer: HumanViewer | None = None
         self._episode: dict[str, Any] = {}
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """The observed features, in order (see the class docstring)."""
+        return self.observation_spec.features
 
     # ------------------------------------------------------------------ set-up helpers
     def _capacity_ah(self, inputs: Mapping[str, float]) -> float:
@@ -306,7 +311,7 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
 
     # ------------------------------------------------------------------ observation and info
     def _observation(self, info: Mapping[str, Any]) -> np.ndarray:
-        return self.observation.vector(info)
+        return self.observation_spec.vector(info)
 
     def _info(
         self,

@@ -125,9 +125,13 @@ class PolicyAdapter:
         self.sim, self.scenario, self.cell = sim, scenario, sim.cell
         self.current_max_a = scenario.c_rate_max * sim.cell.capacity_ah
         self.space = ObservationSpace.of(scenario)
-        self.features: tuple[str, ...] = self.space.features
         deadline = scenario.deadline_s
         self.deadline_s = float(np.mean(deadline)) if deadline else None
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """The observed features, in order: the scenario's, as in the env."""
+        return self.space.features
 
     def observation(self, start: StepResult, before: StepResult, now: StepResult, soh: float) -> np.ndarray:
         """The env's observation of state ``now`` (``before``: the previous step's end; ``start``: the charge start)."""

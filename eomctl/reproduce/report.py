@@ -186,7 +186,7 @@ HEADLINE_ROWS = (
 )
 
 
-def _summary(out: Path, records: Mapping[str, Mapping[str, Any]], key_rows: Sequence[Mapping[str, Any]]) -> list[str]:
+def _summary(out: Path, figures: Sequence[tuple[str, str]], key_rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """The one-screen summary: what the report is, the key results in short, and the headline figures."""
     headline = [{k: row.get(k, "") for k in SUMMARY_COLUMNS} for row in key_rows
                 if (row.get("result"), row.get("chemistry")) in HEADLINE_ROWS]  # fmt: skip
@@ -199,7 +199,7 @@ def _summary(out: Path, records: Mapping[str, Mapping[str, Any]], key_rows: Sequ
         "follow.</p>",
         html_table(headline),
     ]
-    for figure, caption in headline_figures(records):
+    for figure, caption in figures:
         body.append(f"<figure>{embed_png(out / figure, caption)}<figcaption>{html.escape(caption)}</figcaption>"
                     "</figure>")  # fmt: skip
     return [*body, "</section>"]
@@ -232,7 +232,8 @@ def write_report(
     """
     out = Path(path).parent
     records = list(manifest["parts"].values())
-    shown = [figure for figure, _ in headline_figures(manifest["parts"])]
+    headlines = headline_figures(manifest["parts"])
+    shown = [figure for figure, _ in headlines]
     summary = [{"part": r["name"], "status": "resumed" if r.get("resumed") else r["status"],
                 "wall_s": f"{r['wall_s']:.1f}", "budget": r.get("budget", ""),
                 "note": r.get("reason") or r.get("error") or ""} for r in records]  # fmt: skip
@@ -241,7 +242,7 @@ def write_report(
         "<h1>eomctl: reproduced results</h1>",
         f"<p class='meta'>written {html.escape(manifest['written_utc'])} · mode: {mode} · command: "
         f"<code>{html.escape(manifest.get('command') or 'eomctl reproduce')}</code></p>",
-        *_summary(out, manifest["parts"], key_rows),
+        *_summary(out, headlines, key_rows),
         "<h2>Key results, with how and where</h2>",
         "<p>The research's claims beside what this run measured; every measured value is read from the "
         '<code>key_numbers.json</code> of the part named ("not run" when the part did not produce it).</p>',

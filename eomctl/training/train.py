@@ -32,6 +32,7 @@ from typing import Any
 
 from eomctl.core.errors import ConfigError
 from eomctl.core.io import write_json
+from eomctl.evaluation.rollout import make_env
 from eomctl.training.final_evaluation import evaluate_run
 from eomctl.training.hyperparams import (  # noqa: F401  (re-exported: the training API lives in eomctl.training.train)
     ALGORITHMS,
@@ -63,19 +64,13 @@ from eomctl.training.runs import (
 
 
 # ------------------------------------------------------------------------------------------------------ envs
-def make_env(env_id: str, overrides: Mapping[str, Any]) -> Any:
-    """One env (a top-level function so SubprocVecEnv workers can import it)."""
-    import gymnasium as gym
-
-    return gym.make(env_id, overrides=dict(overrides)) if overrides else gym.make(env_id)
-
-
 def make_vec_env(config: TrainConfig, seed: int, *, n_envs: int, monitor_dir: Path | None, training: bool) -> Any:
     """A vector env of ``n_envs`` Monitor-wrapped envs; evaluation envs are never JIT-compiled (a one-off build)."""
     from stable_baselines3.common.env_util import make_vec_env as sb3_make_vec_env
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
     subproc = config.vec_env == "subproc" or (config.vec_env == "auto" and n_envs > 1)
+    # evaluation.rollout.make_env is a top-level function, so SubprocVecEnv workers can import it.
     factory = partial(make_env, config.env_id, env_overrides(config, None if training else False))
     return sb3_make_vec_env(
         factory,
