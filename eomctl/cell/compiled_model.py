@@ -13,7 +13,6 @@ import contextlib
 import os
 import shutil
 import tempfile
-import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ import casadi
 import pybamm
 
 from eomctl.core.constants import SECONDS_PER_HOUR
+from eomctl.core.interrupts import deferred
 
 CURRENT_INPUT = "Current function [A]"
 CURRENT_START_INPUT = "Step start current [A]"
@@ -159,7 +159,16 @@ def compile_model(
         dae["z"], dae["alg"] = sym.z, casadi.substitute(sym.alg, sym.t, tau * dt)
     use_jit = _compiler_available() if compile_c is None else compile_c
     jit_dir = tempfile.mkdtemp(prefix="eomctl_jit_") if use_jit else None
-    integrator, expanded = _integrator(dae, _integrator_options(rtol, atol, sym.n_z, jit_dir), sym.n_z, jit_dir)
+    try:
+        with deferred():  # a Ctrl-C during the build would otherwise read as "cannot expand" and start a second one
+            options = _integrator_options(rtol, atol, sym.n_z, jit_dir)
+            integrator, expanded = _integrator(dae, options, sym.n_z, jit_dir)
+    finally:
+        # The shared object is loaded by now and nothing reads the folder again (steps, limit searches and voltage
+        # holds run with it removed): no temporary files outlive the build, whether it succeeded, failed or was
+        # interrupted.
+        if jit_dir is not None:
+            shutil.rmtree(jit_dir, ignore_errors=True)
     # Outputs are read at a step's end from inputs re-expressed as a constant current (see _integrate), so t = 0.
     outputs_expr = casadi.substitute(casadi.vertcat(*out_exprs), sym.t, 0.0)
     outputs_function = _expand(casadi.Function("outputs", [sym.x, sym.z, sym.p], [outputs_expr]))
@@ -177,8 +186,6 @@ def compile_model(
         interpolants_as_pchip=frozenset(sym.as_pchip),
         expanded=expanded,
     )
-    if jit_dir is not None:
-        weakref.finalize(compiled, shutil.rmtree, jit_dir, True)
     return compiled
 
 
@@ -240,9 +247,9 @@ def _integrator_options(rtol: float, atol: float, n_z: int, jit_dir: str | None)
     if n_z:
         options["linear_solver"] = "csparse"
     if jit_dir is not None:
-        # CasADi writes the generated C and the shared object into this folder (not the working directory). The folder
-        # is removed with the model (weakref.finalize in compile_model); CasADi's own clean-up ran after that and
-        # printed "Failed to remove ..." warnings on every JIT run, so it is off.
+        # CasADi writes the generated C and the shared object into this folder (not the working directory).
+        # compile_model removes the folder as soon as the integrator is built; CasADi's own clean-up would then print
+        # "Failed to remove ..." warnings, so it is off.
         jit_options = {"flags": ["-O1"], "verbose": False, "directory": jit_dir, "cleanup": False}
         options.update(jit=True, compiler="shell", jit_options=jit_options, jit_name="eomctl_jit", jit_cleanup=False)
     return options

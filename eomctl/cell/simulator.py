@@ -41,6 +41,7 @@ from eomctl.cell.compiled_model import (
 )
 from eomctl.cell.rootfind import LimitMemory, bracketed_search, illinois, next_limit_memory, predicted_search
 from eomctl.core.errors import ConfigError
+from eomctl.core.interrupts import deferred
 
 ModelName = Literal["SPM", "SPMe", "DFN"]
 ThermalName = Literal["isothermal", "lumped"]
@@ -403,7 +404,8 @@ class CellSimulator:
         """
         p = state.inputs.copy()
         p[0], p[1] = -current_a, -slope_a_per_s  # PyBaMM: positive current discharges
-        x, z, small = self._fused(state.x, state.z, p.tolist(), dt_s)
+        with deferred():  # Ctrl-C ends the run after this call; inside it CasADi would report a failed step
+            x, z, small = self._fused(state.x, state.z, p.tolist(), dt_s)
         values = np.array(small.nonzeros())
         if not np.all(np.isfinite(values)):
             raise RuntimeError("integrator returned non-finite values")

@@ -27,7 +27,7 @@ from eomctl.cli import (
     simulate,
     train,
 )
-from eomctl.core.errors import EomctlError
+from eomctl.core.errors import EXIT_INTERRUPTED, EomctlError
 
 COMMANDS = (cells, simulate, train, rollout, evaluate, bound, pareto, reproduce, lifetime, compare_life, data,
             prognose, plot, analyze, bridge)  # fmt: skip
@@ -49,7 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except EomctlError as exc:
         print(f"eomctl: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
+    except KeyboardInterrupt as stop:
+        # Commands that checkpoint say in their own message what was kept and how to continue.
+        print(f"eomctl: {stop or 'interrupted'}", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from eomctl.cell.experiment import CSV_COLUMNS, first_current_direction, run_pro
 from eomctl.cell.simulator import CellSimulator, SimulatorConfig
 from eomctl.core.constants import celsius_to_kelvin
 from eomctl.core.errors import EomctlError
+from eomctl.core.interrupts import Interrupted
 from eomctl.core.io import write_csv
 
 
@@ -45,7 +46,10 @@ def run(args: argparse.Namespace) -> int:
     soc0 = args.soc0 if args.soc0 is not None else 1.0 if first_current_direction(args.protocol) < 0 else 0.1
     sim = CellSimulator(load_cell(args.cell), config)
     sim.reset(soc=soc0, ambient_k=celsius_to_kelvin(args.ambient_c))
-    trace = run_protocol(sim, args.protocol, dt_s=args.dt)
+    try:
+        trace = run_protocol(sim, args.protocol, dt_s=args.dt)
+    except KeyboardInterrupt as exc:
+        raise Interrupted(f"simulate interrupted: {args.out} not written") from exc
     write_csv(args.out, trace.columns(CSV_COLUMNS))
     last = trace.rows[-1]
     print(

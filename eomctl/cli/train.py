@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from eomctl.training.hyperparams import ALGORITHMS, DEFAULT_ENV_ID, TrainConfig, parse_hyperparams
-from eomctl.training.train import TrainingInterrupted, resume, train
+from eomctl.training.train import resume, train
 
 
 def add_parser(subparsers: Any) -> Any:
@@ -44,31 +43,24 @@ def add_arguments(parser: Any) -> None:
 
 
 def run(args: Any) -> int:
-    """Handler of ``eomctl train``: train or resume, print where the run is; 130 after Ctrl-C (checkpoint saved)."""
-    try:
-        if args.resume:
-            result = resume(args.resume, n_timesteps=args.timesteps)
-        else:
-            config = TrainConfig(
-                algo=args.algo,
-                env_id=args.env,
-                seed=args.seed,
-                n_timesteps=args.timesteps,
-                n_envs=args.n_envs,
-                hyperparams=parse_hyperparams(args.hyperparams),
-                compile=not args.no_compile,
-                env_overrides=parse_hyperparams(args.env_overrides),
-                eval_freq=args.eval_freq,
-                checkpoint_freq=args.checkpoint_freq,
-                final_eval_episodes=args.final_eval_episodes,
-                progress_bar=not args.no_progress_bar,
-            )
-            result = train(config, out=args.out)
-    except TrainingInterrupted as stop:
-        print(f"{stop}; continue with: --resume {stop.run_dir}", file=sys.stderr)
-        return 130
-    except KeyboardInterrupt:
-        print("interrupted before learning started: no checkpoint was saved", file=sys.stderr)
-        return 130
+    """Handler of ``eomctl train``: train or resume and print where the run is (Ctrl-C: see ``TrainingInterrupted``)."""
+    if args.resume:
+        result = resume(args.resume, n_timesteps=args.timesteps)
+    else:
+        config = TrainConfig(
+            algo=args.algo,
+            env_id=args.env,
+            seed=args.seed,
+            n_timesteps=args.timesteps,
+            n_envs=args.n_envs,
+            hyperparams=parse_hyperparams(args.hyperparams),
+            compile=not args.no_compile,
+            env_overrides=parse_hyperparams(args.env_overrides),
+            eval_freq=args.eval_freq,
+            checkpoint_freq=args.checkpoint_freq,
+            final_eval_episodes=args.final_eval_episodes,
+            progress_bar=not args.no_progress_bar,
+        )
+        result = train(config, out=args.out)
     print(f"{result.num_timesteps} steps in {result.wall_s:.0f} s ({result.steps_per_s} steps/s) -> {result.run_dir}")
     return 0

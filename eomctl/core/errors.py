@@ -7,9 +7,17 @@ traceback from deep inside PyBaMM.
 
 from __future__ import annotations
 
+#: Exit codes of the ``eomctl`` command line (documented in docs/errors.md).
+EXIT_BAD_INPUT = 2  # a value, name or option that cannot be used
+EXIT_SOLVER_FAILED = 3  # the integrator failed; the output ends at the last good state
+EXIT_FILE = 4  # a file that is missing, unreadable, malformed, truncated or cannot be written
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), after any checkpoint was written
+
 
 class EomctlError(Exception):
-    """Base class of every error eomctl raises on bad input."""
+    """Base class of every error eomctl raises on bad input; ``exit_code`` is what the command line returns."""
+
+    exit_code = EXIT_BAD_INPUT
 
 
 class UnknownCellError(EomctlError, KeyError):
@@ -19,8 +27,22 @@ class UnknownCellError(EomctlError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class CellFileError(EomctlError):
+class FileInputError(EomctlError):
+    """A file that is missing, unreadable, malformed or truncated, or an output path that cannot be written."""
+
+    exit_code = EXIT_FILE
+
+
+class CellFileError(FileInputError):
     """A cell file that is missing, unreadable or malformed."""
+
+
+class CheckpointError(FileInputError):
+    """A checkpoint (lifetime JSON, training zip) that is unreadable, truncated or from another experiment."""
+
+
+class OutputPathError(FileInputError):
+    """An output file or folder that cannot be written (checked before any long computation)."""
 
 
 class MissingParameterError(EomctlError):

@@ -34,6 +34,7 @@ from eomctl.cell.simulator import CellSimulator, SimState, SimulatorConfig
 from eomctl.charging.scenarios import load_scenario
 from eomctl.core.constants import KELVIN_OFFSET, SECONDS_PER_HOUR
 from eomctl.core.errors import ConfigError, MissingParameterError
+from eomctl.core.interrupts import Interrupted
 from eomctl.core.io import write_csv, write_json
 from eomctl.lifetime.cycling import (
     CyclingError,
@@ -405,7 +406,7 @@ class LifetimeRun:
                 "reference_capacity_ah": self.reference_capacity_ah,
                 "soh": self.soh,
             },
-            "rows": self.rows,
+            "rows": list(self.rows),  # a copy: a snapshot must not grow with the run
             "state": {
                 "time_s": s.time_s,
                 "x": np.array(s.x).ravel().tolist(),
@@ -471,11 +472,23 @@ def run_lifetime(
     build_s = time.perf_counter() - started
     if resume and checkpoint is not None and Path(checkpoint).is_file():
         run.load_json(json.loads(Path(checkpoint).read_text(encoding="utf-8")))
-    last_saved = run.cycle
-    while run.advance(on_row):
-        if checkpoint is not None and run.cycle - last_saved >= checkpoint_every:
-            write_json(checkpoint, run.to_json())
-            last_saved = run.cycle
+    last_saved, snapshot = run.cycle, run.to_json() if checkpoint is not None else None
+    try:
+        while run.advance(on_row):
+            if checkpoint is not None:
+                snapshot = run.to_json()  # the last whole cycle: what a Ctrl-C in the next one writes
+                if run.cycle - last_saved >= checkpoint_every:
+                    write_json(checkpoint, snapshot)
+                    last_saved = run.cycle
+    except KeyboardInterrupt as exc:
+        if checkpoint is None:
+            raise Interrupted(f"lifetime interrupted at cycle {run.cycle} (no --checkpoint: nothing kept)") from exc
+        write_json(checkpoint, snapshot)
+        cycle = snapshot["loop"]["cycle"] if snapshot else 0
+        raise Interrupted(
+            f"lifetime interrupted; checkpoint at cycle {cycle} written to {checkpoint}; "
+            f"continue with the same options and --resume --checkpoint {checkpoint}"
+        ) from exc
     if checkpoint is not None:
         write_json(checkpoint, run.to_json())
     wall_s = time.perf_counter() - started

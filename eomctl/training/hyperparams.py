@@ -70,8 +70,8 @@ class TrainConfig:
     """Env steps between evaluations of the current policy on a separate env (best model kept)."""
     eval_episodes: int = 1
     """Episodes per periodic evaluation (FastCharge is not randomised: one suffices)."""
-    checkpoint_freq: int = 10_000
-    """Env steps between checkpoints."""
+    checkpoint_freq: int = 4_096
+    """Env steps between checkpoints, rounded up to whole rollouts (``training.train.segment_steps``)."""
     final_eval_episodes: int = 3
     """Held-out episodes of the end-of-training comparison with CC-CV (0 skips it)."""
     torch_threads: int = 1

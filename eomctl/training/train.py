@@ -14,8 +14,10 @@ A run folder holds everything needed to reproduce or continue a run::
     logs/session_<k>/      SB3 logger output (csv, stdout, tensorboard), per-episode scalars
     monitor/               per-env episode logs (reward, length, entropy, charge time, violations, success)
 
-An interrupted run (Ctrl-C, a killed job) continues with :func:`resume` from its latest complete checkpoint; the step
-counter is kept (``reset_num_timesteps=False``), so the total reaches the configured ``n_timesteps``.
+Checkpoints fall at segment boundaries (every ``checkpoint_freq`` steps rounded up to whole rollouts, and at step
+0), where :func:`start_segment` reseeds every random stream and starts fresh episodes. An interrupted run (Ctrl-C, a
+killed job) continues with :func:`resume` from its latest checkpoint and ends with the same weights, bit for bit, as
+the run that was never interrupted; the steps since that checkpoint are run again.
 """
 
 from __future__ import annotations
@@ -30,7 +32,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from eomctl.core.errors import ConfigError
+from eomctl.core.interrupts import Interrupted, ignore_in_worker
 from eomctl.core.io import write_json
 from eomctl.evaluation.rollout import make_env
 from eomctl.training.final_evaluation import evaluate_run
@@ -64,28 +69,76 @@ from eomctl.training.runs import (
 
 
 # ------------------------------------------------------------------------------------------------------ envs
-def make_vec_env(config: TrainConfig, seed: int, *, n_envs: int, monitor_dir: Path | None, training: bool) -> Any:
-    """A vector env of ``n_envs`` Monitor-wrapped envs; evaluation envs are never JIT-compiled (a one-off build)."""
+def worker_env(env_id: str, overrides: Mapping[str, Any]) -> Any:
+    """:func:`make_env` in a SubprocVecEnv worker that leaves Ctrl-C to the parent (which owns the checkpoint)."""
+    ignore_in_worker()
+    return make_env(env_id, overrides)
+
+
+def make_vec_env(config: TrainConfig, seed: int, *, n_envs: int, monitor_dir: Path | None, training: bool,
+                 append: bool = False) -> Any:  # fmt: skip
+    """A vector env of ``n_envs`` Monitor-wrapped envs; evaluation envs are never JIT-compiled (a one-off build).
+
+    ``append`` keeps the monitor files of earlier sessions (a resumed run adds to them).
+    """
     from stable_baselines3.common.env_util import make_vec_env as sb3_make_vec_env
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
     subproc = config.vec_env == "subproc" or (config.vec_env == "auto" and n_envs > 1)
-    # evaluation.rollout.make_env is a top-level function, so SubprocVecEnv workers can import it.
-    factory = partial(make_env, config.env_id, env_overrides(config, None if training else False))
+    # A top-level function, so SubprocVecEnv workers can import it.
+    factory = partial(worker_env, config.env_id, env_overrides(config, None if training else False))
     return sb3_make_vec_env(
         factory,
         n_envs=n_envs,
         seed=seed,
         monitor_dir=str(monitor_dir) if monitor_dir else None,
         vec_env_cls=SubprocVecEnv if subproc and training else DummyVecEnv,
-        # A resumed session appends to its monitor files (Monitor writes the header only when overriding).
-        monitor_kwargs={"info_keywords": tuple(EPISODE_METRICS), "override_existing": seed == config.seed},
+        # Monitor writes the header only when overriding.
+        monitor_kwargs={"info_keywords": tuple(EPISODE_METRICS), "override_existing": not append},
     )
 
 
+# ------------------------------------------------------------------------------------------------ segments
+def segment_steps(config: TrainConfig) -> int:
+    """Env steps between checkpoints: ``checkpoint_freq`` rounded up to whole rollouts (all envs), so that every
+    checkpoint falls between two updates."""
+    n_envs = int(config.n_envs or 1)
+    if config.algo in OFF_POLICY:
+        train_freq = config.hyperparams.get("train_freq", 1)
+        per_env = train_freq if isinstance(train_freq, int) else 1
+    else:
+        per_env = int(config.hyperparams.get("n_steps", 2048))
+    rollout = max(per_env, 1) * n_envs
+    return -(-int(config.checkpoint_freq) // rollout) * rollout
+
+
+def segment_seed(config: TrainConfig, steps: int) -> int:
+    """The seed of the segment that starts at ``steps`` (independent streams for every run seed and step)."""
+    return int(np.random.SeedSequence([config.seed, steps]).generate_state(1)[0])
+
+
+def start_segment(model: Any, config: TrainConfig) -> None:
+    """Seed every random stream from (seed, step) and start fresh episodes.
+
+    A run is a sequence of segments of :func:`segment_steps` steps. Each starts here, from the model, its optimiser
+    and the VecNormalize statistics alone, which is exactly what a checkpoint holds: so a run resumed from a
+    checkpoint repeats the uninterrupted run bit for bit. The price is that episodes in flight at a segment boundary
+    are cut there (their last value is bootstrapped, as for any rollout end).
+    """
+    model.set_random_seed(segment_seed(config, model.num_timesteps))
+    env = model.get_env()
+    model._last_obs = env.reset()  # set here, so SB3's learn() does not reset again
+    model._last_episode_starts = np.ones((env.num_envs,), dtype=bool)
+    normalizer = model.get_vec_normalize_env()
+    if normalizer is not None:
+        model._last_original_obs = normalizer.get_original_obs()
+
+
 def _callbacks(config: TrainConfig, run_dir: Path, eval_env: Any, best_reward: float) -> list[Any]:
-    """Episode scalars, periodic evaluation keeping the best model, atomic checkpoints."""
+    """Episode scalars, periodic evaluation keeping the best model, atomic checkpoints at segment boundaries."""
     from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
+
+    n_envs = int(config.n_envs or 1)
 
     class EpisodeMetrics(BaseCallback):
         """Log the physics of each finished episode (from Monitor's ``info["episode"]``) as mean scalars."""
@@ -109,24 +162,38 @@ def _callbacks(config: TrainConfig, run_dir: Path, eval_env: Any, best_reward: f
             write_json(run_dir / "best_model.json", score)
             return True
 
-    class Checkpoint(BaseCallback):
-        """Every ``checkpoint_freq`` env steps: :func:`save_checkpoint` (atomic, with statistics and buffer)."""
+    class Evaluation(EvalCallback):
+        """EvalCallback at fixed step counts (a resumed session keeps the schedule), on the same held-out episodes
+        every time (scores compare, and no evaluation depends on how many came before)."""
+
+        def _on_training_start(self) -> None:
+            self.n_calls = self.num_timesteps // n_envs
+
+        def _on_step(self) -> bool:
+            if self.eval_freq > 0 and self.n_calls % self.eval_freq == 0:
+                self.eval_env.seed(config.seed + 10_000)
+            return bool(super()._on_step())
+
+    class Segments(BaseCallback):
+        """At each segment boundary (between two updates): the checkpoint, then :func:`start_segment`."""
 
         def __init__(self, every: int) -> None:
             super().__init__()
-            self.every, self.last = every, 0
+            self.every, self.first = every, 0
 
         def _on_training_start(self) -> None:
-            self.last = self.num_timesteps  # a resumed session starts counting from its checkpoint
+            self.first = self.model.num_timesteps  # the session's own start is already a boundary
+
+        def _on_rollout_start(self) -> None:
+            steps = self.model.num_timesteps
+            if steps != self.first and steps % self.every == 0:
+                save_checkpoint(self.model, run_dir / "checkpoints")
+                start_segment(self.model, config)
 
         def _on_step(self) -> bool:
-            if self.num_timesteps - self.last >= self.every:
-                self.last = self.num_timesteps
-                save_checkpoint(self.model, run_dir / "checkpoints")
             return True
 
-    n_envs = int(config.n_envs or 1)
-    evaluation = EvalCallback(
+    evaluation = Evaluation(
         eval_env,
         callback_on_new_best=SaveBest(),
         n_eval_episodes=config.eval_episodes,
@@ -137,7 +204,7 @@ def _callbacks(config: TrainConfig, run_dir: Path, eval_env: Any, best_reward: f
         verbose=0,
     )
     evaluation.best_mean_reward = best_reward  # a resumed run keeps its best model unless it is beaten
-    return [EpisodeMetrics(), evaluation, Checkpoint(config.checkpoint_freq)]
+    return [EpisodeMetrics(), evaluation, Segments(segment_steps(config))]
 
 
 def _logger(run_dir: Path, session: int) -> Any:
@@ -150,8 +217,9 @@ def _build_envs(config: TrainConfig, run_dir: Path, session: int, vecnormalize: 
     """Training env (VecNormalize-wrapped when configured; statistics loaded on resume) and evaluation env."""
     from stable_baselines3.common.vec_env import VecNormalize
 
-    seed = config.seed + 1000 * session  # a resumed session draws fresh episodes
-    env = make_vec_env(config, seed, n_envs=int(config.n_envs or 1), monitor_dir=run_dir / "monitor", training=True)
+    n_envs = int(config.n_envs or 1)
+    monitor = run_dir / "monitor"
+    env = make_vec_env(config, config.seed, n_envs=n_envs, monitor_dir=monitor, training=True, append=session > 0)
     eval_env = make_vec_env(config, config.seed + 10_000, n_envs=1, monitor_dir=None, training=False)
     norm = normalize_kwargs(config)
     if norm is not None:
@@ -162,7 +230,7 @@ def _build_envs(config: TrainConfig, run_dir: Path, session: int, vecnormalize: 
 
 
 def _run(model: Any, config: TrainConfig, run_dir: Path, session: int, extra: Sequence[Any], eval_env: Any) -> None:
-    """Learn up to ``n_timesteps`` in total; on Ctrl-C (or a dead env worker) checkpoint the current step first."""
+    """Learn up to ``n_timesteps`` in total; on Ctrl-C say which checkpoint a resume continues from."""
     best_path = run_dir / "best_model.json"
     best = float(json.loads(best_path.read_text())["mean_reward"]) if best_path.is_file() else -float("inf")
     model.set_logger(_logger(run_dir, session))
@@ -175,19 +243,21 @@ def _run(model: Any, config: TrainConfig, run_dir: Path, session: int, extra: Se
             reset_num_timesteps=False,
             progress_bar=config.progress_bar,
         )
-    except (KeyboardInterrupt, EOFError, ConnectionError) as exc:  # Ctrl-C, or an env worker that died
-        paths = save_checkpoint(model, run_dir / "checkpoints")
-        if isinstance(exc, KeyboardInterrupt):
-            raise TrainingInterrupted(run_dir, model.num_timesteps, paths["model"]) from exc
-        raise
+    except KeyboardInterrupt as exc:
+        # The state in the middle of a segment is not saved: a resume from it could not repeat the uninterrupted
+        # run. The last boundary's checkpoint (written when that segment started) is the one to continue from.
+        latest = latest_checkpoint(run_dir, config)
+        raise TrainingInterrupted(run_dir, model.num_timesteps, latest) from exc
 
 
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during learning, after a checkpoint of the current step was saved (continue with :func:`resume`)."""
+class TrainingInterrupted(Interrupted):
+    """Ctrl-C during learning; the run continues with :func:`resume` from its latest checkpoint."""
 
-    def __init__(self, run_dir: Path, num_timesteps: int, checkpoint: Path) -> None:
-        super().__init__(f"interrupted at {num_timesteps} steps; checkpoint {checkpoint}")
-        self.run_dir, self.num_timesteps, self.checkpoint = run_dir, num_timesteps, checkpoint
+    def __init__(self, run_dir: Path, num_timesteps: int, checkpoint: tuple[int, dict[str, Path]] | None) -> None:
+        kept = f"checkpoint at {checkpoint[0]} steps kept" if checkpoint else "no checkpoint yet"
+        super().__init__(f"training interrupted at {num_timesteps} steps ({kept}); continue with --resume {run_dir}")
+        self.run_dir, self.num_timesteps = run_dir, num_timesteps
+        self.checkpoint_steps = checkpoint[0] if checkpoint else None
 
 
 @dataclass(frozen=True)
@@ -208,6 +278,24 @@ def _session(
     checkpoint: tuple[int, dict[str, Path]] | None,
     callbacks: Sequence[Any],
 ) -> TrainResult:
+    """One session of a run; a Ctrl-C before learning starts (env or JIT build) also names the way back."""
+    try:
+        return _learn_session(config, run_dir, command, checkpoint, callbacks)
+    except TrainingInterrupted:
+        raise
+    except KeyboardInterrupt as exc:
+        raise TrainingInterrupted(
+            run_dir, checkpoint[0] if checkpoint else 0, latest_checkpoint(run_dir, config)
+        ) from exc
+
+
+def _learn_session(
+    config: TrainConfig,
+    run_dir: Path,
+    command: Sequence[str] | None,
+    checkpoint: tuple[int, dict[str, Path]] | None,
+    callbacks: Sequence[Any],
+) -> TrainResult:
     import torch
 
     torch.set_num_threads(config.torch_threads)
@@ -219,11 +307,12 @@ def _session(
         policy = config.hyperparams.get("policy", "MlpPolicy")
         kwargs = algorithm_kwargs(config, int(env.action_space.shape[0]))
         model = cls(policy, env, seed=config.seed, verbose=1, **kwargs)
+        save_checkpoint(model, run_dir / "checkpoints")  # step 0: a resume always has a start to repeat
     else:
         model = cls.load(str(checkpoint[1]["model"]), env=env, device="cpu")
-        model.set_random_seed(config.seed + 1000 * session)
         if config.algo in OFF_POLICY:
             model.load_replay_buffer(str(checkpoint[1]["replay_buffer"]))
+    start_segment(model, config)
     started, start_steps = time.perf_counter(), model.num_timesteps
     try:
         _run(model, config, run_dir, session, callbacks, eval_env)
@@ -300,7 +389,8 @@ def resume(
     Parameters
     ----------
     run_dir : str or Path
-        The run folder (its ``config.yaml`` defines everything else).
+        The run folder (its ``config.yaml`` defines everything else). The result equals the uninterrupted run's
+        (see :func:`start_segment`); a folder with no checkpoint yet starts from step 0.
     command, callbacks
         As for :func:`train`.
     n_timesteps : int, optional
@@ -311,10 +401,9 @@ def resume(
     if n_timesteps is not None and n_timesteps != config.n_timesteps:
         config = dataclasses.replace(config, n_timesteps=n_timesteps)
         write_config(run_dir, config)
+    # A run stopped before its first checkpoint (during the JIT build, say) starts again from step 0: the same run.
     checkpoint = latest_checkpoint(run_dir, config)
-    if checkpoint is None:
-        raise ConfigError(f"'{run_dir}' has no complete checkpoint to resume from")
-    if checkpoint[0] >= int(config.n_timesteps or 0):
+    if checkpoint is not None and checkpoint[0] >= int(config.n_timesteps or 0):
         raise ConfigError(f"'{run_dir}' already reached {checkpoint[0]} of {config.n_timesteps} steps")
     return _session(config, run_dir, command, checkpoint, callbacks)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pickle
 import re
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import yaml
 from stable_baselines3.common.callbacks import BaseCallback
 
 from eomctl.core.errors import ConfigError
+from eomctl.training.runs import write_config
 from eomctl.training.train import (
     ALGORITHMS,
     OFF_POLICY,
@@ -34,6 +36,7 @@ from eomctl.training.train import (
     read_config,
     resolve,
     resume,
+    segment_steps,
     train,
 )
 
@@ -251,31 +254,45 @@ class RecordStart(BaseCallback):
 
 
 @pytest.mark.parametrize("algo", ["ppo", "sac"])
-def test_interrupted_run_resumes_from_its_checkpoint(algo: str, tmp_path: Path) -> None:
+def test_interrupted_and_resumed_run_equals_the_uninterrupted_run(algo: str, tmp_path: Path) -> None:
+    config = tiny_config(algo, n_timesteps=128, checkpoint_freq=32)
+    whole = train(config, out=tmp_path / "whole")
     run = tmp_path / "run"
-    with pytest.raises(TrainingInterrupted, match="interrupted at 72 steps"):
-        train(tiny_config(algo, n_timesteps=128, checkpoint_freq=32), out=run, callbacks=[InterruptAt(72)])
+    with pytest.raises(TrainingInterrupted, match=r"interrupted at 72 steps \(checkpoint at 64 steps kept\)"):
+        train(config, out=run, callbacks=[InterruptAt(72)])
     assert not (run / "model.zip").exists()
-    steps, paths = latest_checkpoint(run, read_config(run)) or (0, {})
-    assert steps == 72  # the Ctrl-C checkpoint, after the periodic ones at 32 and 64
-    saved = parameters(algorithm_class(algo).load(paths["model"], device="cpu"))
-    recorder = RecordStart()
-    result = resume(run, callbacks=[recorder])
-    params, start_steps, _ = recorder.start
-    assert start_steps == 72 and result.num_timesteps >= 128
-    for key in saved:
-        np.testing.assert_array_equal(params[key], saved[key], err_msg=key)
-    if algo in OFF_POLICY:
-        # The replay buffer came back with the weights: SB3 calls callbacks before it stores that step's transition,
-        # so a checkpoint at N steps holds N - 1 of them.
-        assert recorder.buffer_size == 71
+    steps, _ = latest_checkpoint(run, read_config(run)) or (0, {})
+    assert steps == 64  # the last segment boundary: the state at 72 steps is not one a resume could repeat
+    result = resume(run)
+    assert result.num_timesteps == whole.num_timesteps == 128
+    cls = algorithm_class(algo)
+    expected, got = (parameters(cls.load(folder / "model.zip", device="cpu")) for folder in (whole.run_dir, run))
+    for key in expected:
+        np.testing.assert_array_equal(got[key], expected[key], err_msg=key)  # bit for bit
+    stats = [pickle.loads((folder / "vecnormalize.pkl").read_bytes()) for folder in (whole.run_dir, run)]
+    np.testing.assert_array_equal(stats[1].obs_rms.mean, stats[0].obs_rms.mean)
+    np.testing.assert_array_equal(stats[1].ret_rms.var, stats[0].ret_rms.var)
     sessions = json.loads((run / "metadata.json").read_text())["sessions"]
-    assert [s["start_timesteps"] for s in sessions] == [0, 72] and sessions[1]["end_timesteps"] == result.num_timesteps
-    assert algorithm_class(algo).load(run / "model.zip", device="cpu").num_timesteps == result.num_timesteps
+    assert [s["start_timesteps"] for s in sessions] == [0, 64] and sessions[1]["end_timesteps"] == 128
     with pytest.raises(ConfigError, match="already reached"):
         resume(run)
     longer = resume(run, n_timesteps=160)  # a finished run continues for longer when asked
     assert longer.num_timesteps >= 160 and read_config(run).n_timesteps == 160
+
+
+def test_a_run_stopped_before_its_first_checkpoint_starts_again(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    write_config(run, resolve(tiny_config("ppo")))  # as left by a Ctrl-C during the JIT build
+    with pytest.raises(ConfigError, match="already holds a run; continue it with --resume"):
+        train(tiny_config("ppo"), out=run)
+    assert resume(run).num_timesteps == 64
+
+
+def test_checkpoints_fall_between_updates() -> None:
+    assert segment_steps(tiny_config("ppo", checkpoint_freq=40)) == 64  # n_steps 32, one env: whole rollouts
+    assert segment_steps(tiny_config("ppo", checkpoint_freq=40, n_envs=2)) == 64
+    assert segment_steps(tiny_config("sac", checkpoint_freq=40)) == 40
 
 
 def test_cli_writes_the_run_folder_metadata(tmp_path: Path) -> None:
