@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from eomctl.cell.simulator import CellSimulator
-from eomctl.core.errors import EomctlError
+from eomctl.core.errors import DataFileError, EomctlError
 from eomctl.core.io import read_csv, write_csv, write_json
 
 METRIC_COLUMNS = (
@@ -263,11 +263,8 @@ def analyze_csv(
     :func:`eomctl.plotting.analytics.plot_phase_portrait`.
     """
     if not Path(path).is_file():
-        raise AnalysisError(f"no such file: '{path}'")
-    try:
-        columns = read_csv(path)
-    except ValueError as exc:
-        raise AnalysisError(f"cannot read '{path}' as a numeric CSV with a header row: {exc}") from None
+        raise DataFileError(f"no such file: '{path}'")
+    columns = read_csv(path)  # DataFileError naming the line and column of what is wrong
     if "cycle" in columns:
         if balance or portrait:
             raise AnalysisError(
@@ -276,6 +273,10 @@ def analyze_csv(
         metrics = lifetime_metrics(columns)
         write_csv(out, metrics)
         return {"kind": "lifetime", "rows": len(metrics["cycle"])}
+    for name, values in columns.items():  # simulate and rollout write every cell: an empty one is damage
+        if np.isnan(values).any():
+            line = int(np.flatnonzero(np.isnan(values))[0]) + 2
+            raise DataFileError(f"'{path}', line {line}, column '{name}': empty cell in a charge record")
     metrics = trajectory_metrics(columns)
     write_csv(out, metrics)
     summary: dict[str, Any] = {"kind": "trajectory", "rows": len(metrics["time_s"])}

@@ -8,6 +8,7 @@ path: a BPX ``.json`` file, a ``.yaml``/``.yml``/``.json`` file in eomctl's own 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import difflib
 import functools
@@ -275,6 +276,8 @@ def _load_user(path: Path, data: object, *, builtin: bool) -> Cell:
     overrides = data.get("overrides") or {}
     if not isinstance(overrides, dict):
         raise CellFileError(f"{path}: key 'overrides' must be a mapping of parameter name to value")
+    for key in overrides:
+        _check_parameter_name(path, base, str(key))
     values = base.parameter_values.copy()
     values.update(
         {str(k): _override_value(path, base, str(k), v) for k, v in overrides.items()}, check_already_exists=False
@@ -295,6 +298,50 @@ def _load_user(path: Path, data: object, *, builtin: bool) -> Cell:
         plating_option=options["plating_option"],
         builtin=builtin,
     )
+
+
+@functools.cache
+def _known_parameter_names() -> frozenset[str]:
+    """Every parameter name PyBaMM's lithium-ion parameters read or some PyBaMM parameter set defines.
+
+    An override may add a name its base lacks (an SEI or plating parameter, a lumped heat capacity), but not one no
+    model reads: that would be silently ignored.
+    """
+    names: set[str] = set()
+    for name in pybamm.parameter_sets:
+        with contextlib.suppress(Exception):  # a set that fails to load adds no names
+            names.update(pybamm.ParameterValues(name).keys())
+    _parameter_names(pybamm.LithiumIonParameters(), names, set())
+    return frozenset(names)
+
+
+def _parameter_names(obj: object, names: set[str], seen: set[int], depth: int = 0) -> None:
+    """Collect the names of the ``pybamm.Parameter`` symbols reachable from a PyBaMM parameters object."""
+    if id(obj) in seen or depth > 6:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, (pybamm.Parameter, pybamm.FunctionParameter)):
+        names.add(obj.name)
+    if isinstance(obj, pybamm.Symbol):
+        children: Collection[object] = obj.children
+    elif type(obj).__module__.startswith("pybamm") and hasattr(obj, "__dict__"):
+        children = list(vars(obj).values())
+    elif isinstance(obj, (list, tuple, dict)):
+        children = list(obj.values()) if isinstance(obj, dict) else list(obj)
+    else:
+        return
+    for child in children:
+        _parameter_names(child, names, seen, depth + 1)
+
+
+def _check_parameter_name(path: Path, base: Cell, key: str) -> None:
+    """A misspelled override name would be silently ignored by every model: refuse it, with close matches."""
+    if key in base.parameter_values.keys() or key in _known_parameter_names():  # noqa: SIM118 (not a dict)
+        return
+    candidates = sorted(set(base.parameter_values.keys()) | _known_parameter_names())
+    close = difflib.get_close_matches(key, candidates, n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise CellFileError(f"{path}: override '{key}' is not a parameter of '{base.name}' or of any PyBaMM set{hint}")
 
 
 def _override_value(path: Path, base: Cell, key: str, raw: object) -> object:
@@ -328,6 +375,11 @@ def _load_module(path: Path) -> Cell:
         if not callable(getter):
             raise CellFileError(f"{path}: defines no function get_parameter_values()")
         raw = getter()
+        if not isinstance(raw, (dict, pybamm.ParameterValues)):
+            raise CellFileError(
+                f"{path}: get_parameter_values() returned {type(raw).__name__}; expected a dict of parameter name to "
+                "value (or pybamm.ParameterValues)"
+            )
         values = raw if isinstance(raw, pybamm.ParameterValues) else pybamm.ParameterValues(raw)
     except CellFileError:
         raise

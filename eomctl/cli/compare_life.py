@@ -8,6 +8,7 @@ from typing import Any
 from eomctl.cli.lifetime import add_experiment_arguments, config_from_args
 from eomctl.core.io import write_json
 from eomctl.lifetime.compare import compare_life
+from eomctl.policies.specs import parse_policy
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -25,6 +26,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Handler of ``eomctl compare-life``: prints both runs with their charge times and the extension."""
     config = config_from_args(args, args.policy)
+    for spec in (args.policy, args.baseline):  # both parse before the first (long) lifetime run
+        parse_policy(spec)
     out = compare_life(args.policy, args.baseline, config, match=not args.no_match)
     for role, r in (("policy", out.policy), ("baseline", out.baseline)):
         eol = f"EOL at cycle {r.eol_cycle:.0f}" if r.eol_cycle else f"no EOL by cycle {r.cycles}"

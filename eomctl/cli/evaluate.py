@@ -7,6 +7,7 @@ from typing import Any
 
 from eomctl.core.io import write_json
 from eomctl.evaluation.evaluate import as_env, compare, env_id_of, format_table, reference_evaluations, table_rows
+from eomctl.policies.specs import parse_policy
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -34,6 +35,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``eomctl evaluate``: compare each policy, write the JSON, print a table; 0 on success."""
+    for spec in args.policy:  # every spec parses before the first (long) reference run
+        parse_policy(spec)
     built = as_env(args.env, {"simulator": {"compile": False}} if args.no_compile else None)
     references = reference_evaluations(built, args.episodes, args.seed)
     records = [

@@ -37,6 +37,10 @@ class CellFileError(FileInputError):
     """A cell file that is missing, unreadable or malformed."""
 
 
+class DataFileError(FileInputError, ValueError):
+    """A data file (CSV record) that is empty, ragged or holds cells that are not numbers."""
+
+
 class CheckpointError(FileInputError):
     """A checkpoint (lifetime JSON, training zip) that is unreadable, truncated or from another experiment."""
 

@@ -14,11 +14,38 @@ from typing import Any
 
 import numpy as np
 
+from eomctl.core.errors import DataFileError, OutputPathError
+
 
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def check_writable(path: str | os.PathLike[str], *, folder: bool = False) -> Path:
+    """Raise :class:`~eomctl.core.errors.OutputPathError` unless ``path`` can be written (a file, or with ``folder``
+    a folder), so that a long computation never ends in a failed write.
+
+    The nearest existing ancestor must be a writable folder; an existing target must be of the right kind (a file
+    where a file is expected) and writable. Nothing is created.
+    """
+    target = Path(path)
+    if target.exists():
+        if folder != target.is_dir():
+            kind = "a folder" if target.is_dir() else "a file"
+            raise OutputPathError(f"cannot write to '{path}': it is {kind}")
+        if not os.access(target if folder else target.parent, os.W_OK | os.X_OK) or not os.access(target, os.W_OK):
+            raise OutputPathError(f"cannot write to '{path}': permission denied")
+        return target
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputPathError(f"cannot write to '{path}': '{parent}' is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputPathError(f"cannot write to '{path}': folder '{parent}' is not writable")
+    return target
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
@@ -61,23 +88,27 @@ def write_csv(path: str | os.PathLike[str], columns: Mapping[str, Sequence[Any] 
 def read_csv(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """Read a numeric CSV written by :func:`write_csv` into float arrays keyed by column.
 
-    An empty cell reads as NaN. Raises ``ValueError`` naming the line and column for a file without a header row, a
-    row of the wrong length or a cell that is not a number (a silent NaN would poison every sum computed from it).
+    An empty cell reads as NaN. Raises :class:`~eomctl.core.errors.DataFileError` (a ``ValueError``) naming the line
+    and column for a file without a header row, a row of the wrong length or a cell that is not a number (a silent
+    NaN would poison every sum computed from it), and for a file that cannot be read.
     """
-    with open(path, encoding="utf-8", newline="") as handle:
-        rows = [row for row in csv.reader(handle) if row]
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            rows = [row for row in csv.reader(handle) if row]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataFileError(f"{path}: cannot be read as a CSV file: {exc}") from None
     if not rows:
-        raise ValueError(f"{path}: the file is empty (no header row)")
+        raise DataFileError(f"{path}: the file is empty (no header row)")
     header = [name.strip() for name in rows[0]]
     columns: dict[str, list[float]] = {name: [] for name in header}
     for line, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
-            raise ValueError(f"{path}, line {line}: {len(row)} fields where the header has {len(header)}")
+            raise DataFileError(f"{path}, line {line}: {len(row)} fields where the header has {len(header)}")
         for name, cell in zip(header, row, strict=True):
             try:
                 columns[name].append(float(cell) if cell.strip() else math.nan)
             except ValueError:
-                raise ValueError(f"{path}, line {line}, column '{name}': '{cell}' is not a number") from None
+                raise DataFileError(f"{path}, line {line}, column '{name}': '{cell}' is not a number") from None
     return {name: np.array(values, dtype=float) for name, values in columns.items()}
 
 

@@ -33,7 +33,7 @@ from eomctl.cell.catalogue import load_cell
 from eomctl.cell.simulator import CellSimulator, SimState, SimulatorConfig
 from eomctl.charging.scenarios import load_scenario
 from eomctl.core.constants import KELVIN_OFFSET, SECONDS_PER_HOUR
-from eomctl.core.errors import ConfigError, MissingParameterError
+from eomctl.core.errors import CheckpointError, ConfigError, MissingParameterError
 from eomctl.core.interrupts import Interrupted
 from eomctl.core.io import write_csv, write_json
 from eomctl.lifetime.cycling import (
@@ -420,8 +420,16 @@ class LifetimeRun:
         """Continue from :meth:`to_json`'s output (raises if it belongs to another experiment)."""
         import casadi
 
-        if data.get("version") != CHECKPOINT_VERSION or data.get("config") != _jsonable(self.config):
-            raise ConfigError("the checkpoint belongs to a different lifetime experiment (config differs)")
+        if data.get("version") != CHECKPOINT_VERSION:
+            raise CheckpointError(f"the checkpoint has version {data.get('version')}; this eomctl reads "
+                                  f"{CHECKPOINT_VERSION}")  # fmt: skip
+        ours, theirs = _jsonable(self.config), data.get("config") or {}
+        differ = sorted(k for k in ours if ours[k] != theirs.get(k))
+        if differ:
+            raise ConfigError(
+                "the checkpoint belongs to a different lifetime experiment; options that differ: "
+                + ", ".join(f"{k} (checkpoint {theirs.get(k)!r}, now {ours[k]!r})" for k in differ[:4])
+            )
         loop, st = data["loop"], data["state"]
         self.cycle, self.jump, self.after_jump = int(loop["cycle"]), int(loop["jump"]), bool(loop["after_jump"])
         self.cycles_simulated = int(loop["cycles_simulated"])
@@ -430,6 +438,17 @@ class LifetimeRun:
         x, z, p = casadi.DM(st["x"]), casadi.DM(st["z"]), np.array(st["inputs"], dtype=float)
         outputs = dict(zip(self.sim.output_names, self.sim.output_function(x, z, p.tolist()).nonzeros(), strict=True))
         self.sim.restore(SimState(float(st["time_s"]), x, z, p, np.array(st["totals"], dtype=float), outputs))
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """A lifetime checkpoint's JSON; :class:`CheckpointError` for a file cut short or not a checkpoint."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"lifetime checkpoint '{path}' is unreadable (truncated?): {exc}") from None
+    if not isinstance(data, dict) or not {"version", "config", "loop", "rows", "state"} <= set(data):
+        raise CheckpointError(f"'{path}' is not a lifetime checkpoint (written by eomctl lifetime --checkpoint)")
+    return data
 
 
 def _jsonable(config: LifetimeConfig) -> Any:
@@ -471,7 +490,7 @@ def run_lifetime(
     run = LifetimeRun(config, policy, simulator)
     build_s = time.perf_counter() - started
     if resume and checkpoint is not None and Path(checkpoint).is_file():
-        run.load_json(json.loads(Path(checkpoint).read_text(encoding="utf-8")))
+        run.load_json(read_checkpoint(Path(checkpoint)))
     last_saved, snapshot = run.cycle, run.to_json() if checkpoint is not None else None
     try:
         while run.advance(on_row):

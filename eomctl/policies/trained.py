@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import pickle
+import warnings
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from eomctl.core.errors import ConfigError
+from eomctl.core.errors import CheckpointError, ConfigError, EomctlWarning
 from eomctl.core.resources import agents_dir
 from eomctl.policies.protocol import ControlTarget
 
@@ -80,6 +81,8 @@ def load_trained(path: str | Path) -> TrainedPolicy:
     target = Path(path)
     if not target.is_file():
         raise ConfigError(f"model file '{path}' not found")
+    if not zipfile.is_zipfile(target):
+        raise CheckpointError(f"'{path}' is not a zip archive (truncated, or not a stable-baselines3 model)")
     hint = _algorithm_hint(target)
     order = sorted(_ALGORITHMS, key=lambda entry: entry[2] not in hint)  # the hinted algorithm(s) first
     errors = []
@@ -164,19 +167,40 @@ def load_agent(spec: str | Path, best: bool = False) -> NormalizedPolicy:
         path = path / name
     trained = load_trained(path)
     stats_path = _stats_beside(path)
-    stats = pickle.loads(stats_path.read_bytes()) if stats_path else None  # VecNormalize without its envs
+    if stats_path is None:
+        if run_config(path).get("hyperparams", {}).get("normalize", True) not in (False, None):
+            warnings.warn(
+                f"no VecNormalize statistics beside '{path}' (expected {path.stem}_vecnormalize.pkl or the run "
+                "folder's vecnormalize.pkl): the policy sees unnormalised observations, and a policy trained with "
+                "normalize: true then acts differently",
+                EomctlWarning,
+                stacklevel=2,
+            )
+        return NormalizedPolicy(trained.path, trained.model, obs_stats=None)
+    try:
+        stats = pickle.loads(stats_path.read_bytes())  # VecNormalize without its envs (trusted input: see docs)
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError) as exc:
+        raise CheckpointError(f"'{stats_path}' is not readable VecNormalize statistics (truncated?): {exc}") from None
     return NormalizedPolicy(trained.path, trained.model, obs_stats=stats)
+
+
+def run_config(path: Path) -> dict[str, Any]:
+    """The ``config.yaml`` of the run folder a model lies in (or of the folder itself); ``{}`` outside a run."""
+    folder = path if path.is_dir() else path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    config_path = folder / "config.yaml"
+    if not config_path.is_file():
+        return {}
+    try:
+        config = yaml.safe_load(config_path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"'{folder}' has an unreadable config.yaml: {exc}") from exc
+    if not isinstance(config, dict):
+        raise ConfigError(f"'{config_path}' is not a run configuration (a mapping)")
+    return config
 
 
 def run_environment(path: Path) -> tuple[str | None, dict[str, Any]]:
     """The env id and scenario overrides a run folder (or a model inside one) was trained with, from its
     ``config.yaml``; ``(None, {})`` for anything else."""
-    folder = path if path.is_dir() else path.parent.parent if path.parent.name == "checkpoints" else path.parent
-    config_path = folder / "config.yaml"
-    if not config_path.is_file():
-        return None, {}
-    try:
-        config = yaml.safe_load(config_path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"'{folder}' has an unreadable config.yaml: {exc}") from exc
+    config = run_config(path)
     return config.get("env_id"), dict(config.get("env_overrides") or {})

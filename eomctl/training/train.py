@@ -26,6 +26,7 @@ import contextlib
 import dataclasses
 import json
 import time
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -34,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from eomctl.core.errors import ConfigError
+from eomctl.core.errors import CheckpointError, ConfigError
 from eomctl.core.interrupts import Interrupted, ignore_in_worker
 from eomctl.core.io import write_json
 from eomctl.evaluation.rollout import make_env
@@ -223,7 +224,7 @@ def _build_envs(config: TrainConfig, run_dir: Path, session: int, vecnormalize: 
     eval_env = make_vec_env(config, config.seed + 10_000, n_envs=1, monitor_dir=None, training=False)
     norm = normalize_kwargs(config)
     if norm is not None:
-        env = VecNormalize.load(str(vecnormalize), env) if vecnormalize else VecNormalize(env, **norm)
+        env = _load_statistics(vecnormalize, env) if vecnormalize else VecNormalize(env, **norm)
         env.training = True
         eval_env = VecNormalize(eval_env, training=False, norm_reward=False, gamma=norm["gamma"])
     return env, eval_env
@@ -309,9 +310,7 @@ def _learn_session(
         model = cls(policy, env, seed=config.seed, verbose=1, **kwargs)
         save_checkpoint(model, run_dir / "checkpoints")  # step 0: a resume always has a start to repeat
     else:
-        model = cls.load(str(checkpoint[1]["model"]), env=env, device="cpu")
-        if config.algo in OFF_POLICY:
-            model.load_replay_buffer(str(checkpoint[1]["replay_buffer"]))
+        model = _load_checkpoint(cls, checkpoint[1], env, config)
     start_segment(model, config)
     started, start_steps = time.perf_counter(), model.num_timesteps
     try:
@@ -326,6 +325,33 @@ def _learn_session(
             _close(venv)
     evaluation = _final_evaluation(run_dir, config)
     return TrainResult(run_dir, model.num_timesteps, timing["wall_s"], timing["steps_per_s"], evaluation)
+
+
+def _load_statistics(path: Path, env: Any) -> Any:
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    try:
+        return VecNormalize.load(str(path), env)
+    except Exception as exc:  # a pickle cut short
+        env.close()
+        raise CheckpointError(
+            f"checkpoint statistics '{path}' cannot be read ({type(exc).__name__}); delete that checkpoint's files to "
+            "resume from the previous one"
+        ) from None
+
+
+def _load_checkpoint(cls: Any, paths: Mapping[str, Path], env: Any, config: TrainConfig) -> Any:
+    """The model (and replay buffer) of a checkpoint; a damaged file is named, with the way around it."""
+    try:
+        model = cls.load(str(paths["model"]), env=env, device="cpu")
+        if config.algo in OFF_POLICY:
+            model.load_replay_buffer(str(paths["replay_buffer"]))
+    except Exception as exc:  # a zip or pickle cut short (checkpoints are written atomically: damage is external)
+        raise CheckpointError(
+            f"checkpoint '{paths['model']}' cannot be read ({type(exc).__name__}: {exc}); delete its files to resume "
+            "from the previous checkpoint"
+        ) from None
+    return model
 
 
 def _name(checkpoint: tuple[int, dict[str, Path]] | None) -> str | None:
@@ -403,6 +429,11 @@ def resume(
         write_config(run_dir, config)
     # A run stopped before its first checkpoint (during the JIT build, say) starts again from step 0: the same run.
     checkpoint = latest_checkpoint(run_dir, config)
+    if checkpoint is not None and not zipfile.is_zipfile(checkpoint[1]["model"]):  # before the envs are built
+        raise CheckpointError(
+            f"checkpoint '{checkpoint[1]['model']}' cannot be read (not a zip archive: truncated?); delete its files "
+            "to resume from the previous checkpoint"
+        )
     if checkpoint is not None and checkpoint[0] >= int(config.n_timesteps or 0):
         raise ConfigError(f"'{run_dir}' already reached {checkpoint[0]} of {config.n_timesteps} steps")
     return _session(config, run_dir, command, checkpoint, callbacks)
