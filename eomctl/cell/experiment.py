@@ -42,6 +42,8 @@ class Trace:
 
     rows: list[dict[str, float]] = field(default_factory=list)
     solver_failed: bool = False
+    notes: list[str] = field(default_factory=list)
+    """Steps that ended early at the cell's own voltage window (not at their own condition), for the user."""
 
     def append(self, result: StepResult) -> None:
         """Record the state after ``result`` (instantaneous entropy rate at that time, cumulative integrals)."""
@@ -171,6 +173,7 @@ def _run_step(sim: CellSimulator, step: pybamm.step.BaseStepExplicit, text: str,
     elif kind not in ("Rest", "Voltage", "Power"):
         raise ConfigError(f"step '{text}': {kind} steps are not supported (use current, C-rate, voltage, power, rest)")
     hold_current_a = max(abs(sim.last.current_a), capacity)  # a CV phase never draws more than this
+    start_s = sim.last.time_s
     while sim.last.time_s < end_time - 1e-9:
         dt = min(dt_s, end_time - sim.last.time_s)
         if kind == "Voltage":
@@ -185,6 +188,12 @@ def _run_step(sim: CellSimulator, step: pybamm.step.BaseStepExplicit, text: str,
             return False
         trace.append(result)
         if result.stop_reason in ("v_max", "v_min", "cutoff"):
+            if v_term is None and result.stop_reason in ("v_max", "v_min"):
+                limit = sim.cell.v_max_v if result.stop_reason == "v_max" else sim.cell.v_min_v
+                trace.notes.append(
+                    f"step '{text}' stopped at the cell's {limit:g} V limit after {result.time_s - start_s:.0f} s "
+                    f"(SOC {result.soc:.3f}); start elsewhere with --soc0"
+                )
             break
         if i_term is not None and abs(result.current_a) <= i_term:
             break

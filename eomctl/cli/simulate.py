@@ -56,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
         f"{len(trace.rows)} rows -> {args.out}: {last['time_s']:.0f} s, SOC {last['soc']:.3f}, "
         f"V {last['voltage_v']:.4f} V, T {last['temperature_k']:.2f} K, Sigma {last['entropy_j_per_k']:.4f} J/K"
     )
+    for note in trace.notes:
+        print(f"note: {note}", file=sys.stderr)
     if trace.solver_failed:
         print("warning: the solver failed; the CSV ends at the last good state", file=sys.stderr)
         return 3

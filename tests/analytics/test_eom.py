@@ -161,10 +161,11 @@ def test_cli_analyze_lifetime_and_bad_input(tmp_path: Path) -> None:
     empty.write_text("")
     text = tmp_path / "text.csv"
     text.write_text("time_s,current_a,voltage_v,entropy_j_per_k\n0,abc,3.5,0\n10,1,3.6,0.1\n")
-    cases = ((bad, "needs the column"), (tmp_path / "missing.csv", "no such file"), (empty, "the file is empty"),
-             (text, "line 2, column 'current_a': 'abc' is not a number"))  # fmt: skip
-    for path, message in cases:
+    cases = ((bad, "needs the column", 2), (tmp_path / "missing.csv", "no such file", 4),
+             (empty, "the file is empty", 4),
+             (text, "line 2, column 'current_a': 'abc' is not a number", 4))  # fmt: skip
+    for path, message, code in cases:  # 2: a record without what the analysis needs; 4: a damaged file
         done = _cli("analyze", str(path), "--out", str(tmp_path / "x.csv"), "--balance", str(tmp_path / "b.json"))
-        assert done.returncode == 2 and "eomctl: error:" in done.stderr and "Traceback" not in done.stderr
+        assert done.returncode == code and "eomctl: error:" in done.stderr and "Traceback" not in done.stderr
         assert message in done.stderr, done.stderr
     assert not (tmp_path / "b.json").exists()  # no NaN balance written

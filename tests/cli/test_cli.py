@@ -59,3 +59,12 @@ def test_cells_lists_the_builtin_cells() -> None:
     proc = _eomctl("cells")
     assert proc.returncode == 0, proc.stderr
     assert "LGM50" in proc.stdout and "A123-LFP" in proc.stdout and "Prada2013" in proc.stdout
+
+
+def test_a_step_cut_short_by_the_cells_window_says_so(tmp_path: Path) -> None:
+    out = tmp_path / "run.csv"
+    proc = _eomctl("simulate", "--model", "SPM", "--no-compile", "--soc0", "0.1", "--protocol",
+                   "Discharge at 1C for 1 hour", "--out", str(out))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "note: step 'Discharge at 1C for 1 hour' stopped at the cell's 2.5 V limit after" in proc.stderr
+    assert "start elsewhere with --soc0" in proc.stderr

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from eomctl.charging.env import ChargingEnv
-from eomctl.core.errors import ConfigError
+from eomctl.core.errors import ConfigError, EomctlWarning
 from eomctl.evaluation.evaluate import measure_episode
 from eomctl.policies.baselines import CCCV, Rate
 from eomctl.policies.protocol import EnvContext, Policy
@@ -182,7 +182,8 @@ def test_trained_model_zip_goes_through_the_same_path(env: ChargingEnv, tmp_path
     cls = getattr(stable_baselines3, algorithm)
     kwargs = {"buffer_size": 100} if algorithm == "SAC" else {}
     cls("MlpPolicy", env, seed=0, device="cpu", **kwargs).save(tmp_path / "agent.zip")
-    policy = parse_policy(str(tmp_path / "agent.zip"))
+    with pytest.warns(EomctlWarning, match="no VecNormalize statistics beside"):  # a bare zip: say so
+        policy = parse_policy(str(tmp_path / "agent.zip"))
     assert isinstance(policy, TrainedPolicy) and type(policy.model).__name__ == algorithm
     infos = first_steps(policy, env, 3)
     action, _ = policy.predict(np.zeros(len(env.features), dtype=np.float32))
