@@ -132,8 +132,9 @@ def load_cell(spec: str | os.PathLike[str]) -> Cell:
     name = _match(spec, pybamm.parameter_sets)
     if name is not None:
         return _load_pybamm(name)
-    if Path(spec).is_file():
-        return _load_path(Path(spec))
+    with contextlib.suppress(OSError):  # a name too long for the file system is no file
+        if Path(spec).is_file():
+            return _load_path(Path(spec))
     known = [*_BUILTIN_FILES, *pybamm.parameter_sets]
     close = difflib.get_close_matches(spec.lower(), [k.lower() for k in known], n=3, cutoff=0.6)
     hint = " or ".join(f"'{k}'" for k in known if k.lower() in close)

@@ -4,15 +4,19 @@ A scenario says which cell and model to simulate, where an episode starts, what 
 they are held, how the reward is weighted and what is randomised per episode. Each ``envs/<Name>.yaml`` is registered
 with Gymnasium as ``eomctl/<Name>-v0`` by :func:`register_scenarios`.
 
-Data flows one way: YAML -> :func:`scenario_from_dict` (unknown keys rejected) -> :meth:`Scenario.validate`
-(impossible limits rejected, with the field named) -> :class:`eomctl.charging.env.ChargingEnv`.
+Data flows one way: YAML -> :func:`scenario_from_dict` (unknown keys and wrongly typed values rejected) ->
+:meth:`Scenario.validate` (impossible limits rejected, with the field named) ->
+:class:`eomctl.charging.env.ChargingEnv`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import math
 import re
-from collections.abc import Mapping
+import reprlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -20,7 +24,7 @@ from typing import Any, Literal
 import yaml
 
 from eomctl.cell.catalogue import Cell, load_cell
-from eomctl.cell.simulator import SimulatorConfig
+from eomctl.cell.simulator import MODEL_CLASSES, SimulatorConfig
 from eomctl.core.constants import KELVIN_OFFSET, SECONDS_PER_HOUR
 from eomctl.core.errors import ConfigError, EomctlError
 from eomctl.core.resources import scenario_paths
@@ -159,6 +163,8 @@ class Scenario:
                 cell = load_cell(self.cell)
             except EomctlError as exc:
                 raise self._error("cell", str(exc)) from exc
+            except OSError as exc:  # load_cell stats a name it does not know: one too long for the file system
+                raise self._error("cell", f"{_show(self.cell)} cannot be read: {exc.strerror}") from exc
         self._validate_against(cell)
 
     def _error(self, field_name: str, message: str) -> ConfigError:
@@ -219,6 +225,9 @@ class Scenario:
                 raise self._error(where, f"range [{a.low}, {a.high}] must be ordered and positive")
 
     def _validate_against(self, cell: Cell) -> None:
+        for name, value in dataclasses.asdict(self.limits).items():  # reset options replace limits unparsed
+            if value is not None and not (_is_number(value) and math.isfinite(value)):
+                raise self._error(f"limits.{name}", f"expected a finite number or null; got {_show(value)}")
         v_max = self.limits.v_max_v
         if v_max is not None and not cell.v_min_v < v_max <= cell.v_max_v:
             raise self._error(
@@ -246,78 +255,203 @@ class Scenario:
 
 
 # ---------------------------------------------------------------------------------------------------------- parsing
+# Every value is checked for its type here, at the edge: YAML hands over whatever the file holds (a string, a list, a
+# bool where a number belongs, an int beyond float range, .nan), and a wrong type that reached validation or the
+# simulator would surface as a TypeError from deep inside instead of a message naming the field.
 _TOP_KEYS = {f.name for f in dataclasses.fields(Scenario)} - {"name", "spread", "aging"} | {"randomisation"}
+_SHOW = reprlib.Repr()
+_SHOW.maxstring = _SHOW.maxother = 60  # long or deeply nested values are shortened in messages
+_SHOW.maxlevel = 3
+
+
+def _show(raw: Any) -> str:
+    return _SHOW.repr(raw)
+
+
+def _suggest(word: Any, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for a close match of a misspelt name, else ``""`` (also for a value that is no name)."""
+    close = difflib.get_close_matches(word, sorted(choices), n=1) if isinstance(word, str) else []
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _check_keys(where: str, raw: Mapping[Any, Any], known: Iterable[str]) -> None:
+    known = sorted(known)
+    unknown = sorted(set(raw) - set(known), key=str)  # YAML keys may be ints, bools or null: sort by their text
+    if unknown:
+        prefix = f"field '{where}': " if where else ""
+        hint = next((hint for key in unknown if (hint := _suggest(key, known))), "")
+        raise ConfigError(f"{prefix}unknown key(s) {_show(unknown)}{hint}; known: {known}")
+
+
+def _mapping(where: str, raw: Any) -> Mapping[Any, Any]:
+    """A YAML mapping; a missing or empty (``null``) block is an empty one."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"field '{where}': expected a mapping; got {_show(raw)}")
+    return raw
+
+
+def _is_number(raw: Any) -> bool:
+    return isinstance(raw, (int, float)) and not isinstance(raw, bool)  # YAML's true/false are ints in Python
+
+
+def _number(where: str, raw: Any) -> float:
+    """A finite float: rejects bools, text, nan/inf and integers beyond the range of a float."""
+    if not _is_number(raw):
+        raise ConfigError(f"field '{where}': expected a number; got {_show(raw)}")
+    try:
+        value = float(raw)
+    except OverflowError:
+        raise ConfigError(f"field '{where}': {_show(raw)} is too large for a number") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"field '{where}': expected a finite number; got {value}")
+    return value
+
+
+def _optional_number(where: str, raw: Any) -> float | None:
+    return None if raw is None else _number(where, raw)
+
+
+def _integer(where: str, raw: Any) -> int:
+    if not isinstance(raw, int) or isinstance(raw, bool):
+        raise ConfigError(f"field '{where}': expected a whole number; got {_show(raw)}")
+    return raw
+
+
+def _flag(where: str, raw: Any) -> bool:
+    if not isinstance(raw, bool):
+        raise ConfigError(f"field '{where}': expected true or false; got {_show(raw)}")
+    return raw
+
+
+def _optional_flag(where: str, raw: Any) -> bool | None:
+    return None if raw is None else _flag(where, raw)
+
+
+def _text(where: str, raw: Any) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise ConfigError(f"field '{where}': expected a non-empty name; got {_show(raw)}")
+    return raw
+
+
+def _choice(where: str, raw: Any, allowed: Iterable[str]) -> str:
+    allowed = sorted(allowed)
+    if not isinstance(raw, str) or raw not in allowed:
+        raise ConfigError(f"field '{where}': {_show(raw)} is not one of {allowed}{_suggest(raw, allowed)}")
+    return raw
+
+
+def _names(where: str, raw: Any) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, (list, tuple)):  # a bare string would otherwise become a tuple of its letters
+        raise ConfigError(f"field '{where}': expected a list of parameter names; got {_show(raw)}")
+    return tuple(_text(f"{where}[{i}]", name) for i, name in enumerate(raw))
+
+
+def _mesh_points(where: str, raw: Any) -> tuple[tuple[str, int], ...]:
+    return tuple((_text(where, k), _integer(f"{where}.{k}", v)) for k, v in _mapping(where, raw).items())
 
 
 def _pair(field_name: str, raw: Any) -> tuple[float, float]:
-    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        return float(raw), float(raw)
-    if isinstance(raw, (list, tuple)) and len(raw) == 2 and all(isinstance(v, (int, float)) for v in raw):
-        return float(raw[0]), float(raw[1])
-    raise ConfigError(f"field '{field_name}': expected a number or a [low, high] pair; got {raw!r}")
+    if _is_number(raw):
+        value = _number(field_name, raw)
+        return value, value
+    if isinstance(raw, (list, tuple)) and len(raw) == 2:
+        return _number(f"{field_name}[0]", raw[0]), _number(f"{field_name}[1]", raw[1])
+    raise ConfigError(f"field '{field_name}': expected a number or a [low, high] pair; got {_show(raw)}")
 
 
-def _block(field_name: str, raw: Any, cls: type[Any]) -> Any:
-    if raw is None:
-        return cls()
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"field '{field_name}': expected a mapping; got {raw!r}")
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ConfigError(f"field '{field_name}': unknown key(s) {unknown}; known: {sorted(known)}")
-    return cls(**raw)
+Parser = Callable[[str, Any], Any]
+_LIMIT_FIELDS: dict[str, Parser] = {f.name: _optional_number for f in dataclasses.fields(Limits)}
+_REWARD_FIELDS: dict[str, Parser] = {f.name: _number for f in dataclasses.fields(RewardWeights)} | {
+    "entropy_scale_j_per_k": _optional_number  # null: calibrated at build
+}
+_SIMULATOR_FIELDS: dict[str, Parser] = {
+    "model": lambda where, raw: _choice(where, raw, MODEL_CLASSES),
+    "thermal": lambda where, raw: _choice(where, raw, ("isothermal", "lumped")),
+    "degradation": _flag,
+    "loss_of_active_material": _flag,
+    "heat_of_mixing": _optional_flag,
+    "contact_resistance": _flag,
+    "mechanism_split": _flag,
+    "compile": _optional_flag,
+    "rtol": _number,
+    "atol": _number,
+    "extra_inputs": _names,
+    "var_pts": _mesh_points,
+}
 
 
-def _simulator(raw: Any) -> SimulatorConfig:
-    raw = dict(raw or {})
-    if "extra_inputs" in raw:
-        raw["extra_inputs"] = tuple(raw["extra_inputs"])
-    if "var_pts" in raw:
-        raw["var_pts"] = tuple((str(k), int(v)) for k, v in dict(raw["var_pts"]).items())
-    return _block("simulator", raw, SimulatorConfig)  # type: ignore[no-any-return]
+def _block(field_name: str, raw: Any, cls: type[Any], parsers: Mapping[str, Parser]) -> Any:
+    block = _mapping(field_name, raw)
+    _check_keys(field_name, block, parsers)
+    return cls(**{key: parsers[key](f"{field_name}.{key}", value) for key, value in block.items()})
 
 
 def _randomisation(raw: Any) -> tuple[tuple[tuple[str, float], ...], tuple[AgingRange, ...]]:
-    block = dict(raw or {})
-    unknown = sorted(set(block) - {"spread", "aging"})
-    if unknown:
-        raise ConfigError(f"field 'randomisation': unknown key(s) {unknown}; known: ['aging', 'spread']")
-    spread = tuple((str(k), float(v)) for k, v in dict(block.get("spread") or {}).items())
+    block = _mapping("randomisation", raw)
+    _check_keys("randomisation", block, ("aging", "spread"))
+    spread = tuple(
+        (_text("randomisation.spread", name), _number(f"randomisation.spread['{name}']", std))
+        for name, std in _mapping("randomisation.spread", block.get("spread")).items()
+    )
     aging = []
-    for name, spec in dict(block.get("aging") or {}).items():
+    for name, spec in _mapping("randomisation.aging", block.get("aging")).items():
+        where = f"randomisation.aging['{name}']"
+        _text("randomisation.aging", name)
         if not isinstance(spec, Mapping) or len(spec) != 1 or next(iter(spec)) not in ("factor", "value"):
-            raise ConfigError(
-                f"field 'randomisation.aging['{name}']': expected {{factor: [lo, hi]}} or {{value: [lo, hi]}}"
-            )
+            raise ConfigError(f"field '{where}': expected {{factor: [lo, hi]}} or {{value: [lo, hi]}}")
         kind, bounds = next(iter(spec.items()))
-        lo, hi = _pair(f"randomisation.aging['{name}']", bounds)
-        aging.append(AgingRange(str(name), lo, hi, relative=kind == "factor"))
+        lo, hi = _pair(where, bounds)
+        aging.append(AgingRange(name, lo, hi, relative=kind == "factor"))
     return spread, tuple(aging)
 
 
-def scenario_from_dict(name: str, data: Mapping[str, Any]) -> Scenario:
-    """Build a :class:`Scenario` from a parsed YAML mapping (not yet validated: call :meth:`Scenario.validate`)."""
-    unknown = sorted(set(data) - _TOP_KEYS)
-    if unknown:
-        raise ConfigError(f"scenario '{name}': unknown key(s) {unknown}; known: {sorted(_TOP_KEYS)}")
-    kwargs: dict[str, Any] = {k: v for k, v in data.items() if k in _TOP_KEYS - {"randomisation"}}
-    for key in ("initial_soc", "ambient_c"):
-        if key in kwargs:
-            kwargs[key] = _pair(key, kwargs[key])
-    if kwargs.get("deadline_s") is not None:
-        kwargs["deadline_s"] = _pair("deadline_s", kwargs["deadline_s"])
+def _fields(data: Mapping[Any, Any]) -> dict[str, Any]:
+    """The :class:`Scenario` keyword arguments of a scenario mapping, each checked for its type."""
+    _check_keys("", data, _TOP_KEYS)
+    kwargs: dict[str, Any] = {}
+    if "cell" in data:
+        kwargs["cell"] = _text("cell", data["cell"])
+    if data.get("description") is not None:  # an empty "description:" is no description
+        if not isinstance(data["description"], str):
+            raise ConfigError(f"field 'description': expected text; got {_show(data['description'])}")
+        kwargs["description"] = data["description"]
     for key in ("dt_s", "target_soc", "c_rate_max", "time_limit_s"):
-        if key in kwargs and not isinstance(kwargs[key], (int, float)):
-            raise ConfigError(f"scenario '{name}': field '{key}': expected a number; got {kwargs[key]!r}")
-    kwargs["simulator"] = _simulator(data.get("simulator"))
-    kwargs["limits"] = _block("limits", data.get("limits"), Limits)
-    kwargs["reward"] = _block("reward", data.get("reward"), RewardWeights)
+        if key in data:
+            kwargs[key] = _number(key, data[key])
+    for key in ("initial_soc", "ambient_c"):
+        if key in data:
+            kwargs[key] = _pair(key, data[key])
+    if data.get("deadline_s") is not None:
+        kwargs["deadline_s"] = _pair("deadline_s", data["deadline_s"])
+    if "limit_mode" in data:
+        kwargs["limit_mode"] = _choice("limit_mode", data["limit_mode"], ("enforce", "penalise"))
+    if "observation" in data:
+        kwargs["observation"] = _choice("observation", data["observation"], ("full", "bms"))
+    kwargs["simulator"] = _block("simulator", data.get("simulator"), SimulatorConfig, _SIMULATOR_FIELDS)
+    kwargs["limits"] = _block("limits", data.get("limits"), Limits, _LIMIT_FIELDS)
+    kwargs["reward"] = _block("reward", data.get("reward"), RewardWeights, _REWARD_FIELDS)
     kwargs["spread"], kwargs["aging"] = _randomisation(data.get("randomisation"))
+    return kwargs
+
+
+def scenario_from_dict(name: str, data: Mapping[str, Any]) -> Scenario:
+    """Build a :class:`Scenario` from a parsed YAML mapping (not yet validated: call :meth:`Scenario.validate`).
+
+    Raises
+    ------
+    ConfigError
+        For an unknown key or a value of the wrong type, naming the scenario and the field.
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"scenario '{name}': expected a mapping of fields; got {_show(data)}")
     try:
-        return Scenario(name=name, **kwargs)
-    except TypeError as exc:  # a wrongly typed field that dataclass construction caught
-        raise ConfigError(f"scenario '{name}': {exc}") from exc
+        return Scenario(name=name, **_fields(data))
+    except ConfigError as exc:
+        raise ConfigError(f"scenario '{name}': {exc}") from None
 
 
 def _merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -328,6 +462,13 @@ def _merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]
         else:
             merged[key] = value
     return merged
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long for the file system: not a file, so it is looked up as a scenario name
+        return False
 
 
 def load_scenario(spec: str | Path, overrides: Mapping[str, Any] | None = None, cell: Cell | None = None) -> Scenario:
@@ -342,21 +483,31 @@ def load_scenario(spec: str | Path, overrides: Mapping[str, Any] | None = None, 
         e.g. ``{"simulator": {"compile": False}, "deadline_s": None}``.
     cell : Cell, optional
         The scenario's cell if already loaded (saves loading it again to validate).
+
+    Raises
+    ------
+    ConfigError
+        For an unknown scenario name, an unreadable or malformed file, an unknown key, a value of the wrong type or
+        out of range; the message names the scenario (the file's stem) and the field.
     """
     text = str(spec)
     path = Path(text)
-    if not (text.endswith((".yaml", ".yml")) or path.is_file()):
+    if not (text.endswith((".yaml", ".yml")) or _is_file(path)):
         name = text.removeprefix("eomctl/").removesuffix("-v0")
         paths = scenario_paths()
         if name not in paths:
-            raise ConfigError(f"unknown scenario '{text}'; known: {sorted(paths)}")
+            raise ConfigError(f"unknown scenario '{text}'{_suggest(name, paths)}; known: {sorted(paths)}")
         path = paths[name]
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except RecursionError:  # the YAML parser recurses once per nesting level
+        raise ConfigError(f"cannot read scenario file '{path}': nested too deeply") from None
+    # ValueError: bytes that are not UTF-8, or a scalar YAML resolves but cannot build (a date 2024-13-45, an int of
+    # more than 4300 digits).
+    except (OSError, ValueError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read scenario file '{path}': {exc}") from exc
     if not isinstance(data, Mapping):
-        raise ConfigError(f"scenario file '{path}' must hold a mapping")
+        raise ConfigError(f"scenario file '{path}' must hold a mapping of fields; got {_show(data)}")
     scenario = scenario_from_dict(path.stem, _merge(dict(data), overrides or {}))
     scenario.validate(cell)
     return scenario

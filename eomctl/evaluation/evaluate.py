@@ -235,7 +235,7 @@ def matched_time_cccv(
     runs: dict[float, PolicyEvaluation] = {}
 
     def gap(log_rate: float) -> float:
-        rate_c = math.exp(log_rate)
+        rate_c = float(f"{math.exp(log_rate):.6g}")  # 6 digits: the rate its spec label names exactly
         if rate_c not in runs:
             runs[rate_c] = evaluate_policy(_cccv(rate_c, vmax, cutoff_c), built, episodes, seed)
         error = (runs[rate_c].mean("charge_time_s") - target_time_s) / target_time_s

@@ -5,6 +5,7 @@ anode potential) phase."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,13 @@ from eomctl.core.errors import ConfigError
 from eomctl.policies.protocol import ControlTarget, EnvContext
 
 V_REACHED_TOL_V = 5e-3  # a CV phase has begun once the measured voltage is this close to its set point
+
+
+def shortest(value: float) -> str:
+    """The shortest text that reads back as exactly ``value``: ``:g`` where that is exact ("4.2", "1e-05"), else
+    ``repr`` (``:g`` keeps 6 digits, so a spec written from a policy would otherwise parse back as another one)."""
+    text = f"{value:g}"
+    return text if float(text) == value else repr(float(value))
 
 
 @dataclass(frozen=True)
@@ -28,7 +36,7 @@ class Rate:
         return self.value * capacity_ah if self.unit == "C" else self.value
 
     def __str__(self) -> str:
-        return f"{self.value:g}{self.unit}"
+        return f"{shortest(self.value)}{self.unit}"
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,11 @@ class Baseline:
     def limits(self) -> dict[str, float]:
         """Limit overrides for the env's reset (``options={"limits": ...}``)."""
         return {}
+
+    def _require(self, name: str, ok: bool, allowed: str) -> None:
+        """Raise :class:`ConfigError` naming field ``name`` and what it may be unless ``ok``."""
+        if not ok:
+            raise ConfigError(f"{type(self).__name__}: '{name}' must be {allowed}; got {getattr(self, name)!r}")
 
     def bind(self, env: ControlTarget) -> Baseline:
         """A copy of this policy bound to ``env`` (call before an episode)."""
@@ -114,12 +127,17 @@ class Multistage(Baseline):
 
     def __post_init__(self) -> None:
         thresholds = self.switch_soc or self.switch_v
+        if len(self.rates) < 2:  # one stage is CC-CV: there would be no threshold to give
+            raise ConfigError(f"{type(self).__name__}: give at least 2 rates (one rate is cccv); got {len(self.rates)}")
         if bool(self.switch_soc) == bool(self.switch_v) or len(thresholds) != len(self.rates) - 1:
             raise ConfigError(
                 f"{type(self).__name__}: give {len(self.rates) - 1} thresholds in exactly one of switch_soc / switch_v"
             )
         if list(thresholds) != sorted(thresholds):
             raise ConfigError(f"{type(self).__name__}: switch thresholds must increase; got {list(thresholds)}")
+        # The SOC runs from 0 to 1: a threshold outside (0, 1) is a stage that never (or always) runs.
+        self._require("switch_soc", all(0.0 < soc < 1.0 for soc in self.switch_soc), "SOCs in (0, 1)")
+        self._require("switch_v", all(0.0 < v < math.inf for v in self.switch_v), "positive finite voltages")
 
     @property
     def limits(self) -> dict[str, float]:
@@ -147,6 +165,7 @@ class Boost(Multistage):
     cutoff: Rate | None = Rate(0.05)
 
     def __post_init__(self) -> None:
+        self._require("boost_until_soc", 0.0 < self.boost_until_soc < 1.0, "an SOC in (0, 1)")
         object.__setattr__(self, "rates", (self.boost, self.rate))
         object.__setattr__(self, "switch_soc", (self.boost_until_soc,))
         object.__setattr__(self, "switch_v", ())
@@ -161,6 +180,11 @@ class Pulse(Baseline):
     on_s: float = 60.0
     off_s: float = 30.0
     vmax: float = 4.2
+
+    def __post_init__(self) -> None:
+        # A period on_s + off_s of zero would divide by zero at the first step.
+        self._require("on_s", 0.0 < self.on_s < math.inf, "a positive finite time [s]")
+        self._require("off_s", 0.0 <= self.off_s < math.inf, "a non-negative finite time [s]")
 
     @property
     def limits(self) -> dict[str, float]:
@@ -184,6 +208,9 @@ class ConstantPower(Baseline):
 
     power_w: float = 15.0
     vmax: float = 4.2
+
+    def __post_init__(self) -> None:
+        self._require("power_w", 0.0 < self.power_w < math.inf, "a positive finite charging power [W]")
 
     @property
     def limits(self) -> dict[str, float]:

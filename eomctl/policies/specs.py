@@ -5,12 +5,14 @@ and back (:func:`policy_spec`)."""
 
 from __future__ import annotations
 
+import difflib
+import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from eomctl.core.errors import ConfigError
-from eomctl.policies.baselines import CCCO, CCCV, Baseline, Boost, ConstantPower, Multistage, Pulse, Rate
+from eomctl.policies.baselines import CCCO, CCCV, Baseline, Boost, ConstantPower, Multistage, Pulse, Rate, shortest
 from eomctl.policies.protocol import Policy
 from eomctl.policies.trained import TrainedPolicy, is_model_path, load_agent
 
@@ -31,7 +33,7 @@ def policy_spec(policy: Any) -> str:
 def _format(value: Any) -> str:
     if isinstance(value, tuple):
         return "/".join(_format(v) for v in value)
-    return str(value) if isinstance(value, Rate) else f"{value:g}"
+    return str(value) if isinstance(value, Rate) else shortest(value)
 
 
 # ------------------------------------------------------------------------------------------------------ parsing
@@ -39,22 +41,35 @@ _RATE = re.compile(r"^\s*(?:(\d*\.?\d+(?:e-?\d+)?)\s*C|C\s*/\s*(\d*\.?\d+)|(\d*\
 
 
 def parse_rate(text: str, where: str = "rate") -> Rate:
-    """Parse a C-rate ("1C", "0.5C", "C/20") or a current in amps ("2A")."""
+    """Parse a C-rate ("1C", "0.5C", "C/20") or a current in amps ("2A").
+
+    Raises
+    ------
+    ConfigError
+        For text that is no rate, or a rate that is not positive and finite ("0C", "C/0", "1e999C").
+    """
     match = _RATE.match(text)
     if not match:
         raise ConfigError(f"{where} must be a C-rate like 1C, C/20 or a current like 2A, got '{text}'")
     c_rate, divisor, amps = match.groups()
+    if divisor is not None and not float(divisor) > 0:  # C/0 would divide by zero
+        raise ConfigError(f"{where} must be positive, got '{text}'")
     rate = Rate(float(c_rate)) if c_rate else Rate(1.0 / float(divisor)) if divisor else Rate(float(amps or 0), "A")
     if not rate.value > 0:
         raise ConfigError(f"{where} must be positive, got '{text}'")
+    if not math.isfinite(rate.value):  # "1e999C" overflows to inf, as does C/ over a tiny divisor
+        raise ConfigError(f"{where} must be finite, got '{text}'")
     return rate
 
 
 def _number(text: str, where: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise ConfigError(f"{where} must be a number, got '{text}'") from None
+    if not math.isfinite(value):  # float() reads "nan", "inf" and overflows "1e999" to inf
+        raise ConfigError(f"{where} must be a finite number, got '{text}'")
+    return value
 
 
 def _rates(text: str, where: str) -> tuple[Rate, ...]:
@@ -97,20 +112,33 @@ def parse_policy(spec: str, best: bool = False) -> Policy:
     ConfigError
         For an unknown protocol or key, or a value that does not parse, naming it.
     """
+    if not spec.strip():  # Path("") is ".", which would be tried as a run folder
+        raise ConfigError(f"empty policy spec '{spec}'; give e.g. 'cccv:rate=1C' ({sorted(_FIELDS)}) or a model .zip")
     if is_model_path(spec):
         # A trained model with the observation normalisation it was trained with (found beside it by name).
         return load_agent(spec, best=best)
     name, _, body = spec.partition(":")
     name = name.strip().lower()
     if name not in _FIELDS:
-        raise ConfigError(f"unknown protocol '{name}'; choose one of {sorted(_FIELDS)} or a model .zip")
+        raise ConfigError(
+            f"unknown protocol '{name}'; choose one of {sorted(_FIELDS)} or a model .zip{_suggest(name, _FIELDS)}; "
+            f"policy given: '{spec}'"
+        )
     cls, parsers = _FIELDS[name]
     kwargs: dict[str, Any] = {}
     for item in filter(None, (part.strip() for part in body.split(","))):
         key, eq, value = (s.strip() for s in item.partition("="))
         if key not in parsers:
-            raise ConfigError(f"{name}: unknown key '{key}'; known: {sorted(parsers)}")
+            raise ConfigError(f"{name}: unknown key '{key}'{_suggest(key, parsers)}; known: {sorted(parsers)}")
         if not eq or not value:
             raise ConfigError(f"{name}: '{key}' needs a value (key=value)")
+        if key in kwargs:  # the later value would silently win
+            raise ConfigError(f"{name}: '{key}' is given twice")
         kwargs[key] = parsers[key](value, f"{name}: '{key}'")
     return cls(**kwargs)
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for a close match of a misspelt name, else ``""``."""
+    close = difflib.get_close_matches(word, sorted(choices), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""

@@ -145,8 +145,13 @@ def _shipped(path: Path) -> Path:
 
 def is_model_path(spec: str | Path) -> bool:
     """Whether ``spec`` names a trained model (a ``.zip``, a run folder or an existing file), not a baseline spec."""
-    path = _shipped(Path(spec))
-    return str(spec).endswith(".zip") or path.is_dir() or path.is_file()
+    if str(spec).endswith(".zip"):
+        return True
+    try:
+        path = _shipped(Path(spec))
+        return path.is_dir() or path.is_file()
+    except OSError:  # a name longer than the file system allows (a long baseline spec can be one): not a file
+        return False
 
 
 def load_agent(spec: str | Path, best: bool = False) -> NormalizedPolicy:
@@ -159,8 +164,12 @@ def load_agent(spec: str | Path, best: bool = False) -> NormalizedPolicy:
     best : bool
         For a run folder: the best evaluated model (``best_model.zip``) instead of the final one.
     """
-    path = _shipped(Path(spec))
-    if path.is_dir():
+    try:
+        path = _shipped(Path(spec))
+        is_folder = path.is_dir()
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        raise ConfigError(f"model file '{spec}' cannot be read: {exc.strerror}") from None
+    if is_folder:
         name = "best_model.zip" if best else "model.zip"
         if not (path / name).is_file():
             raise ConfigError(f"run folder '{path}' has no {name} (still training? resume it with --resume)")

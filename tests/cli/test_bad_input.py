@@ -97,6 +97,7 @@ def _other_checkpoint(tmp: Path) -> None:
 CASES: tuple[Case, ...] = (
     # ------------------------------------------------------------------ cells
     Case("Unknown cell name", (*SIM, *STEP, "--cell", "Chen202"), 2, "did you mean 'Chen2020'"),
+    Case("Cell name longer than a file name", (*SIM, *STEP, "--cell", "x" * 300), 2, "unknown cell 'xxx"),
     Case("Missing cell file", (*SIM, *STEP, "--cell", "{tmp}/missing.yaml"), 4, "cell file not found"),
     Case(
         "Cell file: invalid YAML",
@@ -379,7 +380,8 @@ def table() -> str:
     """The Markdown table of docs/errors.md."""
     lines = ["| Kind of bad input | Example | Exit | The message says | Test |", "|---|---|---|---|---|"]
     for case in CASES:
-        example = " ".join(arg if " " not in arg else f"'{arg}'" for arg in case.argv if not arg.startswith("--no-"))
+        shown = (arg if len(arg) <= 60 else f"{arg[:12]}... ({len(arg)} characters)" for arg in case.argv)
+        example = " ".join(arg if " " not in arg else f"'{arg}'" for arg in shown if not arg.startswith("--no-"))
         example = example.replace("{tmp}/", "").replace("{tmp}", ".").replace(str(ROOT) + "/", "")
         example = example.replace("|", "\\|")
         message = case.message.replace("{tmp}/", "").replace("|", "\\|")
