@@ -23,6 +23,11 @@ import pybamm
 from eomctl.core.constants import SECONDS_PER_HOUR
 from eomctl.core.interrupts import deferred
 
+#: C compiler flags of the JIT build. Measured side by side (``benchmarks/bench_jit_flags.py``, LG M50 SPMe + SEI +
+#: plating, 80 random 30 s steps, quiet 2-core machine): -O2 0.93x and -O3 -march=native 1.00x the speed of -O1, with
+#: 1.4x and 2.5x its build time.
+JIT_FLAGS = ("-O1",)
+
 CURRENT_INPUT = "Current function [A]"
 CURRENT_START_INPUT = "Step start current [A]"
 CURRENT_SLOPE_INPUT = "Step current slope [A.s-1]"
@@ -129,6 +134,7 @@ def compile_model(
     compile_c: bool | None,
     degradation_outputs: bool,
     mechanism_split: bool,
+    jit_flags: Sequence[str] = JIT_FLAGS,
 ) -> CompiledModel:
     """Convert a built (processed and discretised) PyBaMM model into a :class:`CompiledModel`.
 
@@ -144,6 +150,8 @@ def compile_model(
         JIT-compile with the system C compiler (None: when one is found).
     degradation_outputs, mechanism_split : bool
         Also output the degradation variables; also integrate the per-mechanism entropy production.
+    jit_flags : sequence of str
+        C compiler flags of the JIT build.
     """
     sym = _Symbols(built, input_names)
     outputs = dict(CORE_OUTPUTS) | (dict(DEGRADATION_OUTPUTS) if degradation_outputs else {})
@@ -161,7 +169,7 @@ def compile_model(
     jit_dir = tempfile.mkdtemp(prefix="eomctl_jit_") if use_jit else None
     try:
         with deferred():  # a Ctrl-C during the build would otherwise read as "cannot expand" and start a second one
-            options = _integrator_options(rtol, atol, sym.n_z, jit_dir)
+            options = _integrator_options(rtol, atol, sym.n_z, jit_dir, jit_flags)
             integrator, expanded = _integrator(dae, options, sym.n_z, jit_dir)
     finally:
         # The shared object is loaded by now and nothing reads the folder again (steps, limit searches and voltage
@@ -240,7 +248,9 @@ def _quadratures(sym: _Symbols, out_exprs: Sequence[casadi.MX], mechanism_names:
     return casadi.vertcat(*quads)
 
 
-def _integrator_options(rtol: float, atol: float, n_z: int, jit_dir: str | None) -> dict[str, Any]:
+def _integrator_options(
+    rtol: float, atol: float, n_z: int, jit_dir: str | None, jit_flags: Sequence[str] = JIT_FLAGS
+) -> dict[str, Any]:
     """CVODES/IDAS options; with ``jit_dir``, JIT-compiled C built in that folder."""
     # Trial currents of a limit search may drive the model out of range; those failures are handled, not printed.
     options: dict[str, Any] = {"abstol": atol, "reltol": rtol, "expand": True, "show_eval_warnings": False}
@@ -250,7 +260,7 @@ def _integrator_options(rtol: float, atol: float, n_z: int, jit_dir: str | None)
         # CasADi writes the generated C and the shared object into this folder (not the working directory).
         # compile_model removes the folder as soon as the integrator is built; CasADi's own clean-up would then print
         # "Failed to remove ..." warnings, so it is off.
-        jit_options = {"flags": ["-O1"], "verbose": False, "directory": jit_dir, "cleanup": False}
+        jit_options = {"flags": list(jit_flags), "verbose": False, "directory": jit_dir, "cleanup": False}
         options.update(jit=True, compiler="shell", jit_options=jit_options, jit_name="eomctl_jit", jit_cleanup=False)
     return options
 

@@ -36,6 +36,7 @@ from eomctl.cell.compiled_model import (
     CURRENT_START_INPUT,
     DEGRADATION_OUTPUTS,
     INITIAL_T_INPUT,
+    JIT_FLAGS,
     QUADRATURES,
     compile_model,
 )
@@ -87,6 +88,8 @@ class SimulatorConfig:
         (cell-to-cell spread, aging state).
     var_pts : tuple of (str, int) pairs
         Mesh points overriding PyBaMM's defaults, e.g. (("r_n", 30),).
+    jit_flags : tuple of str
+        C compiler flags of the JIT build (``benchmarks/bench_jit_flags.py`` compares choices side by side).
     """
 
     model: ModelName = "SPMe"
@@ -101,6 +104,7 @@ class SimulatorConfig:
     atol: float = 1e-6
     extra_inputs: tuple[str, ...] = ()
     var_pts: tuple[tuple[str, int], ...] = ()
+    jit_flags: tuple[str, ...] = JIT_FLAGS
 
     def validate(self) -> None:
         """Raise :class:`~eomctl.core.errors.ConfigError` if an option is unknown or out of range."""
@@ -110,6 +114,8 @@ class SimulatorConfig:
             raise ConfigError(f"unknown thermal model '{self.thermal}'; choose 'isothermal' or 'lumped'")
         if not (0 < self.rtol < 1 and 0 < self.atol < 1):
             raise ConfigError(f"tolerances must lie in (0, 1); got rtol={self.rtol}, atol={self.atol}")
+        if not all(isinstance(flag, str) and flag.startswith("-") for flag in self.jit_flags):
+            raise ConfigError(f"jit_flags must be compiler options such as '-O2'; got {self.jit_flags}")
         for name, points in self.var_pts:
             if int(points) < 3:
                 raise ConfigError(f"mesh '{name}' needs at least 3 points; got {points}")
@@ -277,6 +283,7 @@ class CellSimulator:
             compile_c=self.config.compile,
             degradation_outputs=self.config.degradation or self.config.loss_of_active_material,
             mechanism_split=self.config.mechanism_split,
+            jit_flags=self.config.jit_flags,
         )
         self.compiled = compiled
         self.n_x, self.n_z = compiled.n_x, compiled.n_z

@@ -252,6 +252,7 @@ def test_degradation_outputs_grow_and_cold_plates_more() -> None:
         (SimulatorConfig(model="P2D"), "unknown model"),  # type: ignore[arg-type]
         (SimulatorConfig(thermal="x-lumped"), "unknown thermal"),  # type: ignore[arg-type]
         (SimulatorConfig(rtol=2.0), "tolerances"),
+        (SimulatorConfig(jit_flags=("O2",)), "jit_flags must be compiler options"),
     ],
 )
 def test_bad_config_is_a_clear_error(config: SimulatorConfig, match: str) -> None:
