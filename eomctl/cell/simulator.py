@@ -91,9 +91,11 @@ class SimulatorConfig:
         Mesh points overriding PyBaMM's defaults, e.g. (("r_n", 30),).
     jit_flags : tuple of str
         C compiler flags of the JIT build (``benchmarks/bench_jit_flags.py`` compares choices side by side).
-    adaptive_chunks : bool
-        Run a long constant-current step in as few integrator calls as is safe (see :meth:`CellSimulator._chunk_s`);
-        False: in calls of at most ``MAX_CHUNK_S`` (the earlier path, kept to measure against).
+    few_calls : bool
+        Run long constant-current steps and voltage holds in as few integrator calls as is safe: long steps in
+        adaptive chunks (:meth:`CellSimulator._chunk_s`), each hold interval started from the current decay of the
+        last one (:meth:`CellSimulator._predicted_hold`). False: the earlier paths (calls of at most ``MAX_CHUNK_S``,
+        every hold interval bracketed afresh), kept to measure against.
     """
 
     model: ModelName = "SPMe"
@@ -109,7 +111,7 @@ class SimulatorConfig:
     extra_inputs: tuple[str, ...] = ()
     var_pts: tuple[tuple[str, int], ...] = ()
     jit_flags: tuple[str, ...] = JIT_FLAGS
-    adaptive_chunks: bool = True
+    few_calls: bool = True
 
     def validate(self) -> None:
         """Raise :class:`~eomctl.core.errors.ConfigError` if an option is unknown or out of range."""
@@ -208,6 +210,9 @@ class CellSimulator:
         # of the last limited step: the start of the next limit search (see _search_current). Cleared by
         # reset/restore so a result never depends on earlier history.
         self._limit_memory: LimitMemory | None = None
+        # (set voltage [V], current slope per ampere of current [1/s], end voltage per ampere of end current [V/A])
+        # of the last voltage-hold interval: the next one starts its search there.
+        self._hold_memory: tuple[float, float, float] | None = None
         self.config.validate()
         self.options = self._model_options()
         self.input_names: tuple[str, ...] = BASE_INPUTS + tuple(
@@ -378,7 +383,7 @@ class CellSimulator:
         x, z = casadi.DM(y_init[: self.n_x]), casadi.DM(y_init[self.n_x :])
         totals = np.zeros(len(self.quadrature_names))
         self._state = SimState(0.0, x, z, p, totals, self._evaluate_outputs(x, z, p))
-        self._limit_memory = None
+        self._limit_memory = self._hold_memory = None
         self.last = self._result_at(self._state, 0.0, 0.0, np.zeros(len(self.quadrature_names)), "time")
         return self.last
 
@@ -396,7 +401,7 @@ class CellSimulator:
         if state.x.numel() != self.n_x or state.z.numel() != self.n_z:
             raise ConfigError("stored state does not belong to this model (state sizes differ)")
         self._state = state
-        self._limit_memory = None
+        self._limit_memory = self._hold_memory = None
         self.last = self._result_at(state, 0.0, 0.0, np.zeros(len(self.quadrature_names)), "time")
         return self.last
 
@@ -499,7 +504,7 @@ class CellSimulator:
         v_max = self.cell.v_max_v if v_max_v is None else v_max_v
         v_min = self.cell.v_min_v if v_min_v is None else v_min_v
         state, total_q, elapsed, reason = self._state, None, 0.0, "time"
-        long_chunks = self.config.adaptive_chunks
+        long_chunks = self.config.few_calls
         while dt_s - elapsed > 1e-9 and reason == "time":
             remaining_s = dt_s - elapsed
             chunk_s = self._chunk_s(state, current_a, remaining_s) if long_chunks else MAX_CHUNK_S
@@ -629,13 +634,50 @@ class CellSimulator:
             self._limit_memory = next_limit_memory(found[2], trials, memory) or memory
         return found
 
-    def hold_voltage(self, voltage_v: float, dt_s: float, current_max_a: float, cutoff_a: float = 0.0) -> StepResult:
+    def _predicted_hold(
+        self, at_slope: Any, voltage_v: float, dt_s: float, s_lo: float, s_hi: float, i0: float
+    ) -> tuple[SimState, np.ndarray, float, float] | None:
+        """Secant steps for a hold interval's current slope, from the last interval's decay; None: not settled.
+
+        In a CV phase the current decays smoothly, so the slope per ampere of the last interval is a close first
+        guess and the end voltage is nearly linear in the slope (its derivative is about an effective resistance
+        times the interval): one to three integrator calls where a fresh bracket takes five or six.
+        """
+        memory = self._hold_memory
+        if not self.config.few_calls or memory is None or memory[0] != voltage_v or i0 <= 0:
+            return None
+        _, rate_per_s, resistance_ohm = memory
+        slope = min(max(rate_per_s * i0, s_lo), s_hi)
+        dfds = resistance_ohm * dt_s
+        f, payload = at_slope(slope)
+        for _ in range(4):
+            if abs(f) < 1e-5:
+                self._hold_memory = (voltage_v, slope / i0, dfds / dt_s)
+                return payload  # type: ignore[no-any-return]
+            if not dfds > 0:
+                return None
+            new = min(max(slope - f / dfds, s_lo), s_hi)
+            if new == slope:  # pinned at a bound: the bracketed path decides
+                return None
+            f_new, payload = at_slope(new)
+            if f_new != f:
+                dfds = (f_new - f) / (new - slope)
+            slope, f = new, f_new
+        return None
+
+    def hold_voltage(
+        self, voltage_v: float, dt_s: float, current_max_a: float, cutoff_a: float = 0.0, fresh: bool = False
+    ) -> StepResult:
         """One interval of constant-voltage charging.
 
         The current ramps linearly from its present value so that the voltage is ``voltage_v`` at the interval's end
         (continuous current; a CV phase is then exact to second order in the interval). If the current would fall below
         ``cutoff_a``, the interval is shortened to end exactly where the current reaches it (``stop_reason`` "cutoff").
+        ``fresh`` starts the search without the last interval's decay (the first interval of a hold: what follows then
+        depends on this hold alone, so a run resumed from a checkpoint repeats it exactly).
         """
+        if fresh:
+            self._hold_memory = None
         start = self._state
         i0 = min(max(self.last.current_a, 0.0), current_max_a)
 
@@ -645,14 +687,21 @@ class CellSimulator:
 
         try:
             s_lo, s_hi = -i0 / dt_s, (current_max_a - i0) / dt_s
-            f_lo, _ = at_slope(s_lo)
-            f_hi, high = at_slope(s_hi)
-            if f_lo >= 0:  # even ramping down to 0 A overshoots: the constant-current search finds a lower current
-                return self.step_limited(current_max_a, dt_s, v_max_v=voltage_v)
-            if f_hi <= 0:  # current-limited: the voltage stays below the hold value
-                end, q, current, duration = high
+            predicted = self._predicted_hold(at_slope, voltage_v, dt_s, s_lo, s_hi, i0)
+            if predicted is not None:
+                end, q, current, duration = predicted
             else:
-                _, (end, q, current, duration) = illinois(at_slope, s_lo, f_lo, s_hi, f_hi, ftol=1e-5)
+                f_lo, _ = at_slope(s_lo)
+                f_hi, high = at_slope(s_hi)
+                if f_lo >= 0:  # even ramping down to 0 A overshoots: the constant-current search finds a lower current
+                    return self.step_limited(current_max_a, dt_s, v_max_v=voltage_v)
+                if f_hi <= 0:  # current-limited: the voltage stays below the hold value
+                    end, q, current, duration = high
+                else:
+                    slope, (end, q, current, duration) = illinois(at_slope, s_lo, f_lo, s_hi, f_hi, ftol=1e-5)
+                    if i0 > 0:  # the chord's slope seeds the next interval's secant steps
+                        chord = (f_hi - f_lo) / (s_hi - s_lo) / dt_s
+                        self._hold_memory = (voltage_v, slope / i0, chord)
             if current >= cutoff_a or cutoff_a <= 0:
                 return self._commit(end, q, current, duration, "time")
 

@@ -291,7 +291,7 @@ def hold_voltage_until(
     integrator calls. ``soc_per_ah`` (SOC gained per A.h) is needed only for a finite ``target_soc``.
     """
     hold_s = CV_HOLD_S
-    for _ in range(100_000):  # a bound only: a hold ends at its cut-off current long before
+    for interval in range(100_000):  # a bound only: a hold ends at its cut-off current long before
         now = sim.last
         room_s = end_s - now.time_s
         if now.soc >= target_soc - SOC_TOL or room_s <= 1e-6:
@@ -302,7 +302,8 @@ def hold_voltage_until(
             if soc_per_ah
             else math.inf
         )
-        held = _checked(sim.hold_voltage(voltage_v, min(hold_s, to_target_s, room_s), current_max_a, cutoff_a), "CV")
+        duration_s = min(hold_s, to_target_s, room_s)
+        held = _checked(sim.hold_voltage(voltage_v, duration_s, current_max_a, cutoff_a, fresh=interval == 0), "CV")
         if held.stop_reason == "cutoff":
             return
         drop = max(1.0 - held.current_a / max(now.current_a, 1e-12), 1e-6)

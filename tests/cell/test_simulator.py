@@ -310,7 +310,7 @@ def test_long_steps_take_few_integrator_calls_and_agree_with_short_ones(monkeypa
     cell = load_cell("LGM50")
     config = SimulatorConfig(model="SPMe", degradation=True, compile=False)
     adaptive = CellSimulator(cell, config)
-    fixed = CellSimulator(cell, SimulatorConfig(**{**config.__dict__, "adaptive_chunks": False}))
+    fixed = CellSimulator(cell, SimulatorConfig(**{**config.__dict__, "few_calls": False}))
     calls = {"n": 0}
     integrate = CellSimulator._integrate
 

@@ -395,3 +395,37 @@ def test_cold_ambient_shortens_life(tmp_path: Path) -> None:
     assert life[0.0] is not None and life[25.0] is not None
     assert life[0.0] < 0.9 * life[25.0]
     assert plated[0.0] > 1.5 * plated[25.0]
+
+
+def test_cccv_in_few_calls_equals_the_earlier_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full 1C CC-CV charge and 1C discharge with ``few_calls`` (adaptive chunks, predicted hold intervals) gives the
+    earlier path's charge, time and entropy to the solver's tolerance, in well under half the integrator calls."""
+    from eomctl.lifetime.cycling import cccv_full, until_cutoff
+
+    base = build_simulator(LifetimeConfig(model="SPM", compile=False))
+    sims = {flag: CellSimulator(base.cell, dataclasses.replace(base.config, few_calls=flag)) for flag in (True, False)}
+    calls = {"n": 0}
+    integrate = CellSimulator._integrate
+
+    def counted(self: CellSimulator, *args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        return integrate(self, *args, **kwargs)
+
+    monkeypatch.setattr(CellSimulator, "_integrate", counted)
+    out: dict[bool, tuple[Any, Any, int]] = {}
+    for flag, sim in sims.items():
+        calls["n"] = 0
+        sim.reset(soc=0.05)
+        cccv_full(sim, 1.0)
+        charged = sim.last
+        until_cutoff(sim, -sim.cell.capacity_ah, "discharge")
+        out[flag] = (charged, sim.last, calls["n"])
+    (charged, discharged, n_few), (charged_0, discharged_0, n_before) = out[True], out[False]
+    assert charged.time_s == pytest.approx(charged_0.time_s, rel=1e-3)
+    for key in ("charge_in_ah", "entropy_j_per_k", "energy_in_j"):
+        assert charged.totals[key] == pytest.approx(charged_0.totals[key], rel=1e-4), key
+        # After the discharge the totals are net (in - out): compare with what the charge moved. The last seconds
+        # before the lower cut-off (found to 0.1 mV either way) are steep in energy and Sigma.
+        assert discharged.totals[key] == pytest.approx(discharged_0.totals[key], abs=1e-3 * charged_0.totals[key]), key
+    assert discharged.degradation["sei_ah"] == pytest.approx(discharged_0.degradation["sei_ah"], rel=1e-3)
+    assert 2 * n_few < n_before
