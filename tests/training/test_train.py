@@ -254,9 +254,9 @@ class RecordStart(BaseCallback):
         return True
 
 
-@pytest.mark.parametrize("algo", ["ppo", "sac"])
-def test_interrupted_and_resumed_run_equals_the_uninterrupted_run(algo: str, tmp_path: Path) -> None:
-    config = tiny_config(algo, n_timesteps=128, checkpoint_freq=32)
+@pytest.mark.parametrize(("algo", "n_envs"), [("ppo", 1), ("sac", 1), ("ppo", 2)])  # 2: SubprocVecEnv workers
+def test_interrupted_and_resumed_run_equals_the_uninterrupted_run(algo: str, n_envs: int, tmp_path: Path) -> None:
+    config = tiny_config(algo, n_timesteps=128, checkpoint_freq=32, n_envs=n_envs)
     whole = train(config, out=tmp_path / "whole")
     run = tmp_path / "run"
     with pytest.raises(TrainingInterrupted, match=r"interrupted at 72 steps \(checkpoint at 64 steps kept\)"):
