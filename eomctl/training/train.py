@@ -27,7 +27,7 @@ import dataclasses
 import json
 import time
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -272,6 +272,17 @@ class TrainResult:
     evaluation: Mapping[str, Any] | None
 
 
+@contextlib.contextmanager
+def _naming_the_way_back(run_dir: Path, config: TrainConfig, steps: int) -> Iterator[None]:
+    """A Ctrl-C before learning starts (env or JIT build) also says which checkpoint a resume continues from."""
+    try:
+        yield
+    except TrainingInterrupted:
+        raise
+    except KeyboardInterrupt as exc:
+        raise TrainingInterrupted(run_dir, steps, latest_checkpoint(run_dir, config)) from exc
+
+
 def _session(
     config: TrainConfig,
     run_dir: Path,
@@ -279,51 +290,35 @@ def _session(
     checkpoint: tuple[int, dict[str, Path]] | None,
     callbacks: Sequence[Any],
 ) -> TrainResult:
-    """One session of a run; a Ctrl-C before learning starts (env or JIT build) also names the way back."""
-    try:
-        return _learn_session(config, run_dir, command, checkpoint, callbacks)
-    except TrainingInterrupted:
-        raise
-    except KeyboardInterrupt as exc:
-        raise TrainingInterrupted(
-            run_dir, checkpoint[0] if checkpoint else 0, latest_checkpoint(run_dir, config)
-        ) from exc
+    """One session of a run: build the envs, load or make the model, learn, save, evaluate."""
+    with _naming_the_way_back(run_dir, config, checkpoint[0] if checkpoint else 0):
+        import torch
 
-
-def _learn_session(
-    config: TrainConfig,
-    run_dir: Path,
-    command: Sequence[str] | None,
-    checkpoint: tuple[int, dict[str, Path]] | None,
-    callbacks: Sequence[Any],
-) -> TrainResult:
-    import torch
-
-    torch.set_num_threads(config.torch_threads)
-    metadata = start_session(run_dir, command, checkpoint[0] if checkpoint else 0, _name(checkpoint))
-    session = len(metadata["sessions"]) - 1
-    env, eval_env = _build_envs(config, run_dir, session, checkpoint[1]["vecnormalize"] if checkpoint else None)
-    cls = algorithm_class(config.algo)
-    if checkpoint is None:
-        policy = config.hyperparams.get("policy", "MlpPolicy")
-        kwargs = algorithm_kwargs(config, int(env.action_space.shape[0]))
-        model = cls(policy, env, seed=config.seed, verbose=1, **kwargs)
-        save_checkpoint(model, run_dir / "checkpoints")  # step 0: a resume always has a start to repeat
-    else:
-        model = _load_checkpoint(cls, checkpoint[1], env, config)
-    start_segment(model, config)
-    started, start_steps = time.perf_counter(), model.num_timesteps
-    try:
-        _run(model, config, run_dir, session, callbacks, eval_env)
-        atomic_save(run_dir / "model.zip", model.save)
-        if model.get_vec_normalize_env() is not None:
-            save_vecnormalize(model.get_vec_normalize_env(), run_dir / "vecnormalize.pkl")
-        save_checkpoint(model, run_dir / "checkpoints")
-    finally:
-        timing = finish_session(run_dir, metadata, model.num_timesteps, started, start_steps)
-        for venv in (env, eval_env):
-            _close(venv)
-    evaluation = _final_evaluation(run_dir, config)
+        torch.set_num_threads(config.torch_threads)
+        metadata = start_session(run_dir, command, checkpoint[0] if checkpoint else 0, _name(checkpoint))
+        session = len(metadata["sessions"]) - 1
+        env, eval_env = _build_envs(config, run_dir, session, checkpoint[1]["vecnormalize"] if checkpoint else None)
+        cls = algorithm_class(config.algo)
+        if checkpoint is None:
+            policy = config.hyperparams.get("policy", "MlpPolicy")
+            kwargs = algorithm_kwargs(config, int(env.action_space.shape[0]))
+            model = cls(policy, env, seed=config.seed, verbose=1, **kwargs)
+            save_checkpoint(model, run_dir / "checkpoints")  # step 0: a resume always has a start to repeat
+        else:
+            model = _load_checkpoint(cls, checkpoint[1], env, config)
+        start_segment(model, config)
+        started, start_steps = time.perf_counter(), model.num_timesteps
+        try:
+            _run(model, config, run_dir, session, callbacks, eval_env)
+            atomic_save(run_dir / "model.zip", model.save)
+            if model.get_vec_normalize_env() is not None:
+                save_vecnormalize(model.get_vec_normalize_env(), run_dir / "vecnormalize.pkl")
+            save_checkpoint(model, run_dir / "checkpoints")
+        finally:
+            timing = finish_session(run_dir, metadata, model.num_timesteps, started, start_steps)
+            for venv in (env, eval_env):
+                _close(venv)
+    evaluation = _final_evaluation(run_dir, config)  # the run is complete: a Ctrl-C here just stops
     return TrainResult(run_dir, model.num_timesteps, timing["wall_s"], timing["steps_per_s"], evaluation)
 
 
