@@ -502,8 +502,9 @@ def run_lifetime(
     except KeyboardInterrupt as exc:
         if checkpoint is None:
             raise Interrupted(f"lifetime interrupted at cycle {run.cycle} (no --checkpoint: nothing kept)") from exc
+        assert snapshot is not None  # taken before the loop whenever there is a checkpoint
         write_json(checkpoint, snapshot)
-        cycle = snapshot["loop"]["cycle"] if snapshot else 0
+        cycle = snapshot["loop"]["cycle"]
         raise Interrupted(
             f"lifetime interrupted; checkpoint at cycle {cycle} written to {checkpoint}; "
             f"continue with the same options and --resume --checkpoint {checkpoint}"

@@ -242,18 +242,6 @@ class InterruptAt(BaseCallback):
         return True
 
 
-class RecordStart(BaseCallback):
-    """Record the parameters, step count and replay-buffer size the model starts learning with."""
-
-    def _on_training_start(self) -> None:
-        self.start = (parameters(self.model), self.model.num_timesteps, getattr(self.model, "replay_buffer", None))
-        buffer = self.start[2]
-        self.buffer_size = buffer.size() if buffer is not None else None
-
-    def _on_step(self) -> bool:
-        return True
-
-
 @pytest.mark.parametrize(("algo", "n_envs"), [("ppo", 1), ("sac", 1), ("ppo", 2)])  # 2: SubprocVecEnv workers
 def test_interrupted_and_resumed_run_equals_the_uninterrupted_run(algo: str, n_envs: int, tmp_path: Path) -> None:
     config = tiny_config(algo, n_timesteps=128, checkpoint_freq=32, n_envs=n_envs)
