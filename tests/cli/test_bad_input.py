@@ -380,9 +380,12 @@ def table() -> str:
     """The Markdown table of docs/errors.md."""
     lines = ["| Kind of bad input | Example | Exit | The message says | Test |", "|---|---|---|---|---|"]
     for case in CASES:
-        shown = (arg if len(arg) <= 60 else f"{arg[:12]}... ({len(arg)} characters)" for arg in case.argv)
+        # The checkout's own path is dropped before long arguments are cut, so the table reads the same wherever
+        # the repository lives.
+        argv = (arg.replace(str(ROOT) + "/", "") for arg in case.argv)
+        shown = (arg if len(arg) <= 60 else f"{arg[:12]}... ({len(arg)} characters)" for arg in argv)
         example = " ".join(arg if " " not in arg else f"'{arg}'" for arg in shown if not arg.startswith("--no-"))
-        example = example.replace("{tmp}/", "").replace("{tmp}", ".").replace(str(ROOT) + "/", "")
+        example = example.replace("{tmp}/", "").replace("{tmp}", ".")
         example = example.replace("|", "\\|")
         message = case.message.replace("{tmp}/", "").replace("|", "\\|")
         test = f"`test_bad_input[{case.id}]`"
