@@ -266,18 +266,18 @@ def _integrator_options(
 
 
 def _integrator(
-    dae: dict[str, casadi.MX], options: dict[str, Any], n_z: int, jit_dir: str | None
+    dae: dict[str, casadi.MX], options: dict[str, Any], n_z: int, jit_dir: str | None, name: str = "eomctl_step"
 ) -> tuple[casadi.Function, bool]:
     """The step integrator over tau in [0, 1], and whether its graph was expanded to SX."""
     plugin = "idas" if n_z else "cvodes"
     # Some of CasADi's generated sources ignore the "directory" option: build inside the JIT folder.
     with _working_directory(jit_dir):
         try:
-            return casadi.integrator("eomctl_step", plugin, dae, 0.0, 1.0, options), True
+            return casadi.integrator(name, plugin, dae, 0.0, 1.0, options), True
         except RuntimeError:
             # Data interpolants (B-splines) cannot be expanded to SX: keep the MX graph.
             options = {**options, "expand": False}
-            return casadi.integrator("eomctl_step", plugin, dae, 0.0, 1.0, options), False
+            return casadi.integrator(name, plugin, dae, 0.0, 1.0, options), False
 
 
 def _fused_step(integrator: casadi.Function, outputs_function: casadi.Function, sym: _Symbols) -> casadi.Function:
@@ -294,3 +294,118 @@ def _fused_step(integrator: casadi.Function, outputs_function: casadi.Function, 
     p_end = casadi.vertcat(p_in[0] + p_in[1] * dt_in, 0.0, p_in[2:])
     small = casadi.vertcat(sol["qf"], outputs_function(sol["xf"], z_end, p_end), casadi.sum1(sol["xf"]))
     return casadi.Function("step", [x_in, z_in, p_in, dt_in], [sol["xf"], z_end, small])
+
+
+# ---------------------------------------------------------------------------------------------------- limit controller
+#: Limits of a controlled charge, the last inputs of :func:`compile_controller`'s step before ``dt_s``, in this order.
+CONTROL_LIMITS = ("current_max_a", "v_max_v", "anode_min_v", "t_max_k")
+#: Stand-ins for an absent limit: far outside anything a cell reaches, so that limit never binds.
+NO_LIMIT = {"v_max_v": 1e3, "anode_min_v": -1e3, "t_max_k": 1e4}
+#: Amperes of headroom per volt of voltage margin, per volt of anode-potential margin, and per K/s of heating-rate
+#: margin. Only which margin is smallest matters (the current is the largest that keeps all of them >= 0), so these
+#: set how the limits compare near a tie; they are of the order of dI/dV (1 / 30 mOhm, 1 / 10 mOhm) and dI/d(dT/dt).
+CONTROL_GAINS = (30.0, 100.0, 100.0)
+#: Rate [1/s] at which the temperature may approach its limit: the heating rate is held at or below
+#: ``T_RATE_PER_S * (t_max - T)``, so T reaches t_max exponentially and never crosses it (with no upper bound it would
+#: need the current to jump when T arrives, an index-2 condition the DAE solver cannot hold).
+T_RATE_PER_S = 0.1
+
+
+def compile_controller(
+    compiled: CompiledModel,
+    temperature_index: int | None,
+    *,
+    rtol: float,
+    atol: float,
+    compile_c: bool | None,
+    jit_flags: Sequence[str] = JIT_FLAGS,
+) -> ControlledStep:
+    """A step in which the charging current is the largest that keeps every limit, at every instant.
+
+    The current becomes an algebraic unknown ``I`` (A, positive charging) of the DAE with the single equation
+
+        max(min(I_max - I, g_V (V_max - V), g_a (phi_a - phi_a,min), g_T (k (T_max - T) - dT/dt)), -I) = 0,
+
+    where ``V``, the anode potential ``phi_a`` and the heating rate ``dT/dt`` depend on ``I`` at the same instant. Each
+    margin falls as ``I`` rises, so the root is the largest current in ``[0, I_max]`` at which all margins are >= 0 (0 A
+    when even rest violates one, e.g. a cell above ``T_max``): constant current until a limit is reached, then the
+    taper that holds it (a constant-voltage phase at ``V_max``, a constant anode potential, a temperature held at
+    ``T_max``), as a BMS's CC-CV charger or a plating-aware controller does. One IDAS call runs a whole step or a whole
+    charge phase, where a search over constant currents needs several calls per step.
+
+    Returns
+    -------
+    ControlledStep
+        ``step(x, z, p, limits, dt) -> (x_end, z_end, [quadratures, outputs at the end current, sum(x_end), I_end])``
+        with ``p`` the model inputs (its current entries are ignored), ``limits`` in :data:`CONTROL_LIMITS` order and
+        ``z`` the model's algebraic states followed by the current; and the control equation alone.
+    """
+    dae = compiled.dae
+    primitives = dae["p"].primitives()
+    start, slope, dt = primitives[0], primitives[1], primitives[-1]
+    others = primitives[2:-1]
+    current = casadi.MX.sym("current_ch_a")
+    limits = casadi.MX.sym("limits", len(CONTROL_LIMITS))
+    # PyBaMM's sign: positive current discharges.
+    ode, quad = casadi.substitute([dae["ode"], dae["quad"]], [start, slope], [-current, casadi.MX(0.0)])
+    z_model = dae.get("z", casadi.MX(0, 1))
+    at_current = casadi.vertcat(-current, 0.0, *others)
+    outputs = compiled.outputs_function(dae["x"], z_model, at_current)
+    names = compiled.output_names
+    voltage, anode, temperature = (outputs[names.index(n)] for n in ("voltage_v", "anode_potential_v", "temperature_k"))
+    heating_k_per_s = ode[temperature_index] / dt if temperature_index is not None else casadi.MX(0.0)
+    g_v, g_a, g_t = CONTROL_GAINS
+    margin = casadi.fmin(
+        casadi.fmin(limits[0] - current, g_v * (limits[1] - voltage)),
+        casadi.fmin(g_a * (anode - limits[2]), g_t * (T_RATE_PER_S * (limits[3] - temperature) - heating_k_per_s)),
+    )
+    control = casadi.fmax(margin, -current)
+    p = casadi.vertcat(*others, limits, dt)
+    controlled: dict[str, casadi.MX] = {"t": dae["t"], "x": dae["x"], "p": p, "ode": ode, "quad": quad}
+    if compiled.n_z:
+        alg = casadi.substitute([dae["alg"]], [start, slope], [-current, casadi.MX(0.0)])[0]
+        controlled["z"], controlled["alg"] = casadi.vertcat(z_model, current), casadi.vertcat(alg, control)
+    else:
+        controlled["z"], controlled["alg"] = current, control
+    use_jit = _compiler_available() if compile_c is None else compile_c
+    jit_dir = tempfile.mkdtemp(prefix="eomctl_jit_") if use_jit else None
+    try:
+        with deferred():
+            options = _integrator_options(rtol, atol, 1, jit_dir, jit_flags)
+            if not compiled.n_z:
+                # Each call starts from the consistent current (the control equation solved at the start state), so
+                # IDAS's own consistent initialisation has nothing to do.
+                options["calc_ic"] = False
+            integrator, _ = _integrator(controlled, options, 1, jit_dir, name="eomctl_controlled")
+    finally:
+        if jit_dir is not None:
+            shutil.rmtree(jit_dir, ignore_errors=True)
+    n_x, n_z = compiled.n_x, compiled.n_z
+    x_in, z_in = casadi.MX.sym("x_in", n_x), casadi.MX.sym("z_in", n_z + 1)
+    p_in, lim_in, dt_in = casadi.MX.sym("p_in", len(others) + 2), casadi.MX.sym("lim_in", 4), casadi.MX.sym("dt_in")
+    sol = integrator(x0=x_in, z0=z_in, p=casadi.vertcat(p_in[2:], lim_in, dt_in))
+    i_end = sol["zf"][n_z]
+    p_end = casadi.vertcat(-i_end, 0.0, p_in[2:])
+    small = casadi.vertcat(
+        sol["qf"], compiled.outputs_function(sol["xf"], sol["zf"][:n_z], p_end), casadi.sum1(sol["xf"]), i_end
+    )
+    step = casadi.Function("controlled_step", [x_in, z_in, p_in, lim_in, dt_in], [sol["xf"], sol["zf"], small])
+    # The control equation at one instant, to start each call from a consistent current (IDAS's own consistent
+    # initialisation is a Newton iteration that can fail on the kinks of min/max from a far guess).
+    # (The heating rate is d(T)/d(tau) / dt_s, so dt_s = 1 gives it unscaled.)
+    tau_free = casadi.substitute([control], [dae["t"], dt], [casadi.MX(0.0), casadi.MX(1.0)])[0]
+    equation = casadi.Function("control", [dae["x"], z_model, casadi.vertcat(*others), limits, current], [tau_free])
+    return ControlledStep(step, _expand(equation))
+
+
+@dataclass(frozen=True, eq=False)
+class ControlledStep:
+    """The limit-controller step and its control equation (see :func:`compile_controller`).
+
+    ``equation(x, z, p_others, limits, I)`` is the control equation's residual at one instant: positive below the
+    controlled current, zero at it, negative above it (in amperes; ``p_others`` are the model inputs after the two
+    current entries).
+    """
+
+    step: casadi.Function
+    equation: casadi.Function

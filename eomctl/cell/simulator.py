@@ -16,7 +16,9 @@ Sign convention: eomctl's ``current_a`` is positive while charging; PyBaMM's "Cu
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -24,6 +26,7 @@ from typing import Any, Literal
 import casadi
 import numpy as np
 import pybamm
+import scipy.optimize
 
 from eomctl.cell.catalogue import Cell, check_parameters
 from eomctl.cell.compiled_model import (
@@ -37,7 +40,10 @@ from eomctl.cell.compiled_model import (
     DEGRADATION_OUTPUTS,
     INITIAL_T_INPUT,
     JIT_FLAGS,
+    NO_LIMIT,
     QUADRATURES,
+    ControlledStep,
+    compile_controller,
     compile_model,
 )
 from eomctl.cell.rootfind import LimitMemory, bracketed_search, illinois, next_limit_memory, predicted_search
@@ -46,6 +52,7 @@ from eomctl.core.errors import ConfigError
 from eomctl.core.interrupts import deferred
 
 ModelName = Literal["SPM", "SPMe", "DFN"]
+LimitControl = Literal["controller", "search"]
 ThermalName = Literal["isothermal", "lumped"]
 
 MODEL_CLASSES: dict[str, type[pybamm.lithium_ion.BaseModel]] = {
@@ -54,8 +61,14 @@ MODEL_CLASSES: dict[str, type[pybamm.lithium_ion.BaseModel]] = {
     "DFN": pybamm.lithium_ion.DFN,
 }
 
+#: (current_max_a, v_max_v, anode_min_v, t_max_k) of a controlled step; absent limits as NO_LIMIT's stand-ins.
+Limits = tuple[float, float, float, float]
+
 FAILED_TRIAL_VIOLATION = 1.0  # stand-in violation [V or K] of a trial current the integrator could not follow
 MAX_CHUNK_S = 120.0  # longest single integrator call of a constant-current step [s]
+MAX_PHASE_CHUNK_S = 1800.0  # longest single integrator call of a controlled charge phase [s]
+PHASE_AIM = 1.1  # a controlled phase's next call runs this multiple of the time its end is predicted in
+SOC_PROGRESS_SCALE = 100.0  # weight of the SOC still to go against log(I / I_cut) in a phase's end condition
 
 
 @dataclass(frozen=True)
@@ -96,6 +109,13 @@ class SimulatorConfig:
         adaptive chunks (:meth:`CellSimulator._chunk_s`), each hold interval started from the current decay of the
         last one (:meth:`CellSimulator._predicted_hold`). False: the earlier paths (calls of at most ``MAX_CHUNK_S``,
         every hold interval bracketed afresh), kept to measure against.
+    limit_control : {"controller", "search"}
+        How :meth:`CellSimulator.step_limited` and :meth:`CellSimulator.charge_until` keep the limits. "controller":
+        the current is an unknown of the model, the largest that keeps every limit at every instant (one integrator
+        call per step, a second compiled integrator built on first use; :func:`~eomctl.cell.compiled_model.
+        compile_controller`). "search": the earlier path, the largest *constant* current over the step whose end
+        state keeps the limits, found by repeated integration (about 2-4 calls per limited step), kept to measure
+        against.
     """
 
     model: ModelName = "SPMe"
@@ -112,6 +132,7 @@ class SimulatorConfig:
     var_pts: tuple[tuple[str, int], ...] = ()
     jit_flags: tuple[str, ...] = JIT_FLAGS
     few_calls: bool = True
+    limit_control: LimitControl = "controller"
 
     def validate(self) -> None:
         """Raise :class:`~eomctl.core.errors.ConfigError` if an option is unknown or out of range."""
@@ -119,6 +140,8 @@ class SimulatorConfig:
             raise ConfigError(f"unknown model '{self.model}'; choose one of {sorted(MODEL_CLASSES)}")
         if self.thermal not in ("isothermal", "lumped"):
             raise ConfigError(f"unknown thermal model '{self.thermal}'; choose 'isothermal' or 'lumped'")
+        if self.limit_control not in ("controller", "search"):
+            raise ConfigError(f"unknown limit_control '{self.limit_control}'; choose 'controller' or 'search'")
         if not (0 < self.rtol < 1 and 0 < self.atol < 1):
             raise ConfigError(f"tolerances must lie in (0, 1); got rtol={self.rtol}, atol={self.atol}")
         if not all(isinstance(flag, str) and flag.startswith("-") for flag in self.jit_flags):
@@ -306,6 +329,37 @@ class CellSimulator:
         self.mechanism_names = compiled.mechanism_names
         self._integrator, self._fused = compiled.integrator, compiled.fused
         self._y0, self._outputs = compiled.y0_function, compiled.outputs_function
+        # Functions built on first use, shared with every twin (see twin()).
+        self._shared: dict[str, Any] = {}
+        # A step computed ahead by step_limited_many: (start state, limits, dt_s, end state, quadratures).
+        self._prefetched: tuple[SimState, Limits, float, SimState, np.ndarray] | None = None
+
+    @property
+    def _controlled(self) -> ControlledStep:
+        """The limit-controller step (:func:`~eomctl.cell.compiled_model.compile_controller`), built on first use
+        (once for a simulator and all its :meth:`twin` s)."""
+        if "controlled" not in self._shared:
+            cfg = self.config
+            temperature = self.differential_state_indices().get("Volume-averaged cell temperature [K]")
+            self._shared["controlled"] = compile_controller(
+                self.compiled,
+                int(temperature[0]) if temperature is not None and len(temperature) == 1 else None,
+                rtol=cfg.rtol,
+                atol=cfg.atol,
+                compile_c=cfg.compile,
+                jit_flags=cfg.jit_flags,
+            )
+        return self._shared["controlled"]  # type: ignore[no-any-return]
+
+    def twin(self) -> CellSimulator:
+        """Another cell of the same model: its own state (reset to 10 % SOC), the compiled functions shared.
+
+        Twins cost no build, and :func:`eomctl.cell.batch.step_limited_many` advances any set of twins in one
+        compiled call.
+        """
+        other = copy.copy(self)
+        other.reset()
+        return other
 
     def differential_state_indices(self) -> dict[str, np.ndarray]:
         """Indices into the differential state ``x`` of each PyBaMM state variable, keyed by its name."""
@@ -383,7 +437,7 @@ class CellSimulator:
         x, z = casadi.DM(y_init[: self.n_x]), casadi.DM(y_init[self.n_x :])
         totals = np.zeros(len(self.quadrature_names))
         self._state = SimState(0.0, x, z, p, totals, self._evaluate_outputs(x, z, p))
-        self._limit_memory = self._hold_memory = None
+        self._limit_memory = self._hold_memory = self._prefetched = None
         self.last = self._result_at(self._state, 0.0, 0.0, np.zeros(len(self.quadrature_names)), "time")
         return self.last
 
@@ -401,7 +455,7 @@ class CellSimulator:
         if state.x.numel() != self.n_x or state.z.numel() != self.n_z:
             raise ConfigError("stored state does not belong to this model (state sizes differ)")
         self._state = state
-        self._limit_memory = self._hold_memory = None
+        self._limit_memory = self._hold_memory = self._prefetched = None
         self.last = self._result_at(state, 0.0, 0.0, np.zeros(len(self.quadrature_names)), "time")
         return self.last
 
@@ -424,6 +478,15 @@ class CellSimulator:
         with deferred():  # Ctrl-C ends the run after this call; inside it CasADi would report a failed step
             x, z, small = self._fused(state.x, state.z, p.tolist(), dt_s)
         values = np.array(small.nonzeros())
+        return self._end_state(state, x, z, values, current_a + slope_a_per_s * dt_s, dt_s)
+
+    def _end_state(
+        self, state: SimState, x: casadi.DM, z: casadi.DM, values: np.ndarray, end_current_a: float, dt_s: float
+    ) -> tuple[SimState, np.ndarray]:
+        """The state after a step from the compiled call's results; RuntimeError if they are not physical.
+
+        ``values`` holds the step's quadratures, the end state's outputs and a finiteness check (the sum of ``x``).
+        """
         if not np.all(np.isfinite(values)):
             raise RuntimeError("integrator returned non-finite values")
         n_q = len(self.quadrature_names)
@@ -433,8 +496,39 @@ class CellSimulator:
             raise RuntimeError("the state left the physical range (a surface stoichiometry outside [0, 1])")
         if not (out["y_surf_max"] <= 1.0 and 150.0 < out["temperature_k"] < 600.0):
             raise RuntimeError("the state left the physical range (stoichiometry above 1 or temperature implausible)")
-        p[0], p[1] = -(current_a + slope_a_per_s * dt_s), 0.0  # the end state's current, as a constant
+        p = state.inputs.copy()
+        p[0], p[1] = -end_current_a, 0.0  # the end state's current, as a constant
         return SimState(state.time_s + dt_s, x, z, p, state.totals + q, out), q
+
+    def _integrate_controlled(self, state: SimState, limits: Limits, dt_s: float) -> tuple[SimState, np.ndarray]:
+        """One call of the limit-controller step (see :meth:`step_limited`); RuntimeError if IDAS fails."""
+        start_a = self._start_current(state, limits)
+        with deferred():
+            x, z, small = self._controlled.step(state.x, casadi.vertcat(state.z, start_a), state.inputs.tolist(),
+                                                list(limits), dt_s)  # fmt: skip
+        return self._controlled_end(state, x, z, np.array(small.nonzeros()), dt_s)
+
+    def _start_current(self, state: SimState, limits: Limits) -> float:
+        """The controlled current at a step's start, so that IDAS starts from a consistent state.
+
+        The control residual falls as the current rises, is >= 0 at 0 A and <= 0 at ``current_max_a``: the root is
+        bracketed (0 A at once when ``current_max_a`` is 0).
+        """
+        equation, others = self._controlled.equation, state.inputs[2:].tolist()
+
+        def residual(current_a: float) -> float:
+            return float(equation(state.x, state.z, others, limits, current_a))
+
+        start_a = limits[0]
+        if start_a > 0 and residual(start_a) < 0:
+            start_a = scipy.optimize.brentq(residual, 0.0, start_a, xtol=1e-12, rtol=1e-12)
+        return start_a
+
+    def _controlled_end(
+        self, state: SimState, x: casadi.DM, z: casadi.DM, values: np.ndarray, dt_s: float
+    ) -> tuple[SimState, np.ndarray]:
+        z_model = z[: self.n_z] if self.n_z else state.z  # the model's own algebraic states (none for SPM/SPMe)
+        return self._end_state(state, x, z_model, values[:-1], float(values[-1]), dt_s)
 
     def _outputs_of(self, state: SimState) -> dict[str, float]:
         return state.outputs
@@ -570,14 +664,33 @@ class CellSimulator:
     ) -> StepResult:
         """Charge for ``dt_s`` at the largest constant current up to ``current_max_a`` that keeps every given limit.
 
-        This is how a BMS enforces a limit in discrete time: if charging at ``current_max_a`` would end the step above
-        ``v_max_v`` (or below ``anode_min_v``, or above ``t_max_k``), the current is lowered until the most violated
-        limit holds with equality at the step end (to ``tol``, in V or K). Voltage, anode potential and temperature move
-        monotonically with current over a step, so the root is bracketed by 0 A and ``current_max_a``. If even 0 A
-        violates a limit (a cell hotter than ``t_max_k``), the cell rests. ``stop_reason`` is "limited" when the current
-        was lowered.
+        With ``limit_control="controller"`` (the default) the current is the largest up to ``current_max_a`` that keeps
+        every limit *at every instant* of the step: constant until a limit is reached, then tapered to hold it (a CV
+        phase at ``v_max_v``, an anode potential held at ``anode_min_v``, a temperature approaching ``t_max_k``), in
+        one integrator call. ``current_a`` of the result is then the current at the step's end. If that call fails,
+        the step is run by the search below.
+
+        With ``limit_control="search"`` this is how a BMS enforces a limit in discrete time: if charging at
+        ``current_max_a`` would end the step above ``v_max_v`` (or below ``anode_min_v``, or above ``t_max_k``), the
+        constant current is lowered until the most violated limit holds with equality at the step end (to ``tol``, in V
+        or K). Voltage, anode potential and temperature move monotonically with current over a step, so the root is
+        bracketed by 0 A and ``current_max_a``. If even 0 A violates a limit (a cell hotter than ``t_max_k``), the cell
+        rests. ``stop_reason`` is "limited" when the current was lowered.
         """
         start = self._state
+        if self.config.limit_control == "controller":
+            limits = self._limits(current_max_a, v_max_v, anode_min_v, t_max_k)
+            prefetched, self._prefetched = self._prefetched, None
+            try:
+                if prefetched is not None and prefetched[0] is start and prefetched[1:3] == (limits, dt_s):
+                    end, q = prefetched[3:]
+                else:
+                    end, q = self._integrate_controlled(start, limits, dt_s)
+            except RuntimeError:
+                pass  # the constant-current search below may still integrate where the controlled DAE did not
+            else:
+                current = -float(end.inputs[0])
+                return self._commit(end, q, current, dt_s, "limited" if current < current_max_a - 1e-6 else "time")
 
         def violation(state: SimState) -> float:
             out = self._outputs_of(state)
@@ -607,6 +720,98 @@ class CellSimulator:
             return self._failed()
         end, q, current = found
         return self._commit(end, q, current, dt_s, "time" if current == current_max_a else "limited")
+
+    @staticmethod
+    def _limits(
+        current_max_a: float, v_max_v: float | None, anode_min_v: float | None, t_max_k: float | None
+    ) -> Limits:
+        given = {"v_max_v": v_max_v, "anode_min_v": anode_min_v, "t_max_k": t_max_k}
+        v_max, anode_min, t_max = (NO_LIMIT[k] if v is None else float(v) for k, v in given.items())
+        return (max(float(current_max_a), 0.0), v_max, anode_min, t_max)
+
+    def charge_until(
+        self,
+        current_max_a: float,
+        max_s: float,
+        *,
+        v_max_v: float | None = None,
+        anode_min_v: float | None = None,
+        t_max_k: float | None = None,
+        cutoff_a: float = 0.0,
+        target_soc: float | None = None,
+    ) -> StepResult:
+        """A whole controlled charge phase: the current of :meth:`step_limited`'s controller (constant at
+        ``current_max_a`` until a limit binds, then the taper that holds it), until the current falls to ``cutoff_a``
+        (``stop_reason`` "cutoff"), the SOC reaches ``target_soc`` ("soc") or ``max_s`` seconds have passed ("time").
+
+        A CC-CV charge is ``charge_until(I, T, v_max_v=V, cutoff_a=I_cut)``. The end condition is the zero of the
+        progress ``min(log(I / I_cut), k (target - SOC))``, which falls about linearly in time (SOC under constant
+        current, ``log(I)`` in a CV phase's exponential decay). The phase runs in calls of up to ``MAX_PHASE_CHUNK_S``,
+        each aimed just past the end predicted from the last call's rate of progress (without a voltage limit, also at
+        most half the time the current needs to fill the SOC window), and the end is found within the last call by
+        regula falsi: about ten calls for a 1C CC-CV charge, where constant-current steps and voltage-hold intervals
+        need about forty. Needs ``limit_control="controller"``.
+        """
+        if self.config.limit_control != "controller":
+            raise ConfigError("charge_until needs limit_control='controller'")
+        limits = self._limits(current_max_a, v_max_v, anode_min_v, t_max_k)
+        soc_goal = math.inf if target_soc is None else target_soc
+
+        def progress(state: SimState, current_a: float | None = None) -> float:
+            """Positive before the end condition, zero at it, negative past it (decreasing through a phase)."""
+            current_a = -float(state.inputs[0]) if current_a is None else current_a
+            by_current = math.log(max(current_a, 1e-12) / cutoff_a) if cutoff_a > 0 else math.inf
+            return min(by_current, SOC_PROGRESS_SCALE * (soc_goal - self._soc(state)))
+
+        state, total_q, elapsed = self._state, np.zeros(len(self.quadrature_names)), 0.0
+        f_start = progress(state, limits[0])  # the phase starts at full current unless a limit binds at once
+        if f_start <= 0:
+            return self._commit(state, total_q, -float(state.inputs[0]), 0.0, self._end_reason(state, cutoff_a))
+        chunk_s, rate_per_s = MAX_PHASE_CHUNK_S, 0.0
+        while max_s - elapsed > 1e-9:
+            length_s = min(max_s - elapsed, chunk_s)
+            if rate_per_s > 0:
+                # Aim just past the predicted end: the progress falls about linearly in time (SOC under a constant
+                # current, log(I) in a CV phase's exponential decay), so the root search starts from a tight bracket.
+                length_s = min(length_s, max(MAX_CHUNK_S, PHASE_AIM * f_start / rate_per_s))
+            if limits[1] >= NO_LIMIT["v_max_v"]:
+                # No voltage limit to stop a full cell: approach the end of the SOC window as a CC step does.
+                room = 1.0 - self._soc(state)
+                fill_s = room * self.cell.capacity_ah * SECONDS_PER_HOUR / max(limits[0], 1e-9)
+                length_s = min(length_s, max(MAX_CHUNK_S, 0.5 * fill_s))
+            try:
+                end, q = self._integrate_controlled(state, limits, length_s)
+            except RuntimeError:
+                if length_s <= 1.0:
+                    return self._failed()
+                chunk_s = 0.25 * length_s  # a long call left the physical range: shorter ones from here
+                continue
+            f_end = progress(end)
+            if f_end > 0:
+                rate_per_s = (f_start - f_end) / length_s
+                state, total_q, elapsed, f_start = end, total_q + q, elapsed + length_s, f_end
+                continue
+            origin = state
+
+            def at_duration(d_s: float, origin: SimState = origin) -> tuple[float, Any]:
+                trial, trial_q = self._integrate_controlled(origin, limits, d_s)
+                return progress(trial), (trial, trial_q, d_s)
+
+            try:
+                _, (end, q, length_s) = illinois(at_duration, 0.0, f_start, length_s, f_end, ftol=1e-4)
+            except RuntimeError:
+                return self._failed()
+            state, total_q, elapsed = end, total_q + q, elapsed + length_s
+            return self._commit(state, total_q, -float(state.inputs[0]), elapsed, self._end_reason(state, cutoff_a))
+        return self._commit(state, total_q, -float(state.inputs[0]), elapsed, "time")
+
+    def _soc(self, state: SimState) -> float:
+        x0, x100 = self._window
+        return (state.outputs["x_avg"] - x0) / (x100 - x0)
+
+    @staticmethod
+    def _end_reason(state: SimState, cutoff_a: float) -> str:
+        return "cutoff" if cutoff_a > 0 and -float(state.inputs[0]) <= cutoff_a * (1 + 1e-5) else "soc"
 
     def _search_current(self, at_current: Any, current_max_a: float, tol: float) -> Any:
         """Largest feasible current in [0, current_max_a], started from the last limited step's current and slope.

@@ -26,6 +26,7 @@ equal resolution (``n_intervals = T / dt_s``) or expect the bound to tie CC-CV r
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,7 +121,9 @@ def _load(scenario: str | Scenario, overrides: dict[str, Any] | None) -> Scenari
 def _fresh_simulator(sc: Scenario) -> tuple[CellSimulator, _Limits]:
     """The scenario's simulator, reset to the episode start (mean of any randomised range), and its limits."""
     cell = load_cell(sc.cell)
-    sim = CellSimulator(cell, sc.simulator_config())
+    # The bound's decision variables are one constant current per interval, so its CC-CV start point must be one too:
+    # the constant-current limit search, not the in-model controller (whose current varies within a step).
+    sim = CellSimulator(cell, dataclasses.replace(sc.simulator_config(), limit_control="search"))
     sim.reset(soc=float(np.mean(sc.initial_soc)), ambient_k=float(np.mean(sc.ambient_c)) + KELVIN_OFFSET)
     v_max = sc.limits.v_max_v if sc.limits.v_max_v is not None else cell.v_max_v
     return sim, _Limits(v_max, sc.limits.t_max_k, sc.limits.anode_min_v, sc.c_rate_max * cell.capacity_ah)

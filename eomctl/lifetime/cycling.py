@@ -217,12 +217,22 @@ class _ChargePhase:
         )
         landed = after.soc > self.target_soc > before.soc and after.current_a > 0
         if landed:
-            # End exactly at the target: the step's current is constant, so SOC (lithium in the negative electrode)
-            # is linear in time within it. Without this the charge ends up to one dt_s late, the cycle-end state
+            # End exactly at the target. Without this the charge ends up to one dt_s late, the cycle-end state
             # jitters from cycle to cycle, and the inter-cycle extrapolation would amplify that jitter.
-            fraction = (self.target_soc - before.soc) / (after.soc - before.soc)
             sim.restore(saved)
-            _checked(sim.step(after.current_a, fraction * after.duration_s, v_max_v=self.v_max_v + 1e-3), "charge")
+            if sim.config.limit_control == "controller":  # the same controlled step, ended at the target SOC
+                landing = sim.charge_until(
+                    current_a,
+                    sc.dt_s,
+                    v_max_v=self.v_max_v,
+                    anode_min_v=self.anode_min_v,
+                    t_max_k=self.t_max_k,
+                    target_soc=self.target_soc,
+                )
+                _checked(landing, "charge")
+            else:  # the step's current is constant, so SOC (lithium in the negative electrode) is linear in time
+                fraction = (self.target_soc - before.soc) / (after.soc - before.soc)
+                _checked(sim.step(after.current_a, fraction * after.duration_s, v_max_v=self.v_max_v + 1e-3), "charge")
         now = sim.last
         observation = self.adapter.observation(self.start, before, now, self.soh)
         terminated = landed or now.soc >= self.target_soc
@@ -248,6 +258,16 @@ def charge_cccv(
     current_a = min(policy.rate.amps(cell.capacity_ah), adapter.current_max_a)
     cutoff_a = policy.cutoff.amps(cell.capacity_ah) if policy.cutoff is not None else 0.0
     end_s = start.time_s + time_limit_s
+    if sim.config.limit_control == "controller":
+        # The whole charge in one controlled phase: CC, then CV at vmax; the scenario's temperature limit is held by
+        # the same controller (what the control-step path would do when the CC phase runs hot).
+        t_max_k = adapter.scenario.limits.t_max_k
+        phase = sim.charge_until(
+            current_a, time_limit_s, v_max_v=policy.vmax, t_max_k=t_max_k, cutoff_a=cutoff_a, target_soc=target_soc
+        )
+        if not phase.solver_failed:
+            return _phase(sim, start)
+        sim.restore(saved)  # the constant-current and voltage-hold path below may still integrate
     soc_per_ah = 1.0 / cell.capacity_ah  # refined from the first step (the SOC window is not the nominal capacity)
     reached_vmax = False
     for share in (0.98, 1.0, 1.0, 1.0, 1.0):  # aim short first: the true SOC-per-charge is not known yet
@@ -363,6 +383,12 @@ def cccv_full(sim: CellSimulator, rate_c: float, cutoff_c: float = RPT_CUTOFF_C)
     """Constant current to the upper cut-off, then constant voltage until the current falls to ``cutoff_c``."""
     start, cell = sim.last, sim.cell
     current_a = rate_c * cell.capacity_ah
+    if sim.config.limit_control == "controller":
+        saved = sim.state
+        cutoff_a = cutoff_c * cell.capacity_ah
+        if not sim.charge_until(current_a, LONG_S, v_max_v=cell.v_max_v, cutoff_a=cutoff_a).solver_failed:
+            return _phase(sim, start)
+        sim.restore(saved)  # e.g. an aged cell whose anode runs empty before the cut-off: the path below handles it
     until_cutoff(sim, current_a, "CC charge")
     hold_voltage_until(sim, cell.v_max_v, current_a, cutoff_c * cell.capacity_ah)
     return _phase(sim, start)

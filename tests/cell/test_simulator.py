@@ -26,6 +26,23 @@ def chen_spme() -> CellSimulator:
 
 
 @pytest.fixture(scope="module")
+def chen_spme_search() -> CellSimulator:
+    """As ``chen_spme``, with limits kept by the constant-current search (the earlier path)."""
+    config = SimulatorConfig(model="SPMe", thermal="lumped", compile=False, limit_control="search")
+    return CellSimulator(load_cell("Chen2020"), config)
+
+
+@pytest.fixture(scope="module")
+def lgm50_limits() -> dict[str, CellSimulator]:
+    """LG M50 SPMe + SEI + plating (the FastCharge cell and model), one simulator per way of keeping limits."""
+    cell = load_cell("LGM50")
+    return {
+        way: CellSimulator(cell, SimulatorConfig(model="SPMe", degradation=True, compile=False, limit_control=way))
+        for way in ("controller", "search")
+    }
+
+
+@pytest.fixture(scope="module")
 def chen_spm_iso() -> CellSimulator:
     return CellSimulator(
         load_cell("Chen2020"),
@@ -148,38 +165,38 @@ def test_limited_step_holds_voltage_and_plating_margin(chen_spme: CellSimulator)
     assert r.stop_reason == "limited" and r.current_a < 15.0
 
 
-def test_remembered_limit_search_agrees_with_a_fresh_search_in_fewer_calls(chen_spme: CellSimulator) -> None:
+def test_remembered_limit_search_agrees_with_a_fresh_search_in_fewer_calls(chen_spme_search: CellSimulator) -> None:
     """The secant search started from the last limited current finds the same limit as the bracketed search."""
     calls = {"n": 0}
-    integrate = chen_spme._integrate
+    integrate = chen_spme_search._integrate
 
     def counted(*args: object, **kwargs: object) -> object:
         calls["n"] += 1
         return integrate(*args, **kwargs)  # type: ignore[arg-type]
 
-    chen_spme.reset(soc=0.5)
+    chen_spme_search.reset(soc=0.5)
     try:
-        chen_spme._integrate = counted  # type: ignore[method-assign]
+        chen_spme_search._integrate = counted  # type: ignore[method-assign]
         for _ in range(4):  # into the voltage-limited taper
-            chen_spme.step_limited(current_max_a=15.0, dt_s=30.0, v_max_v=4.1)
+            chen_spme_search.step_limited(current_max_a=15.0, dt_s=30.0, v_max_v=4.1)
         calls["n"] = 0
         limited_steps = 8
         for _ in range(limited_steps):
-            before = chen_spme.state
-            warm = chen_spme.step_limited(current_max_a=15.0, dt_s=30.0, v_max_v=4.1)
+            before = chen_spme_search.state
+            warm = chen_spme_search.step_limited(current_max_a=15.0, dt_s=30.0, v_max_v=4.1)
             assert warm.stop_reason == "limited"
-            after, memory = chen_spme.state, chen_spme._limit_memory
+            after, memory = chen_spme_search.state, chen_spme_search._limit_memory
             warm_calls = calls["n"]
-            chen_spme.restore(before)  # forgets the remembered current: a fresh bracketed search
-            fresh = chen_spme.step_limited(current_max_a=15.0, dt_s=30.0, v_max_v=4.1)
+            chen_spme_search.restore(before)  # forgets the remembered current: a fresh bracketed search
+            fresh = chen_spme_search.step_limited(current_max_a=15.0, dt_s=30.0, v_max_v=4.1)
             calls["n"] = warm_calls
             # Both end on the limit within the search tolerance, so their currents agree closely.
             assert -2e-4 < warm.voltage_v - 4.1 <= 0 and -2e-4 < fresh.voltage_v - 4.1 <= 0
             np.testing.assert_allclose(warm.current_a, fresh.current_a, rtol=2e-3)
-            chen_spme.restore(after)
-            chen_spme._limit_memory = memory
+            chen_spme_search.restore(after)
+            chen_spme_search._limit_memory = memory
     finally:
-        del chen_spme._integrate
+        del chen_spme_search._integrate
     assert calls["n"] / limited_steps < 2.5  # a bracketed search needs >= 3 calls per limited step
 
 
@@ -337,3 +354,89 @@ def test_long_steps_take_few_integrator_calls_and_agree_with_short_ones(monkeypa
     # call boundaries moves it (120 / 300 / 600 s calls: 1.25 / 0.40 / 1.27e-6 A.h), and the LLI with it by ~1 %.
     assert r_a.degradation["lli_pct"] == pytest.approx(r_f.degradation["lli_pct"], rel=2e-2)
     assert counts["adaptive"] * 2 < counts["fixed"]
+
+
+def _counted_calls(sim: CellSimulator, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Count the simulator's integrator calls of each kind (constant current, controlled)."""
+    calls = {"_integrate": 0, "_integrate_controlled": 0}
+    for name in calls:
+        original = getattr(sim, name)
+
+        def counted(*args: object, _name: str = name, _original: object = original, **kwargs: object) -> object:
+            calls[_name] += 1
+            return _original(*args, **kwargs)  # type: ignore[operator]
+
+        monkeypatch.setattr(sim, name, counted)
+    return calls
+
+
+LIMITS = {"v_max_v": 4.2, "anode_min_v": 0.0, "t_max_k": 318.15}
+
+
+def test_controlled_steps_hold_every_limit_in_one_call_each(
+    lgm50_limits: dict[str, CellSimulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Random current requests (as PPO explores) on the FastCharge cell and limits: every step is one integrator call
+    and ends inside every limit (the controller holds them at every instant, so at the step end too); all three
+    limits bind at some step."""
+    sim = lgm50_limits["controller"]
+    calls = _counted_calls(sim, monkeypatch)
+    rng = np.random.default_rng(3)
+    sim.reset(soc=0.1)
+    binding = set()
+    steps = 0
+    while sim.last.soc < 0.8 and steps < 200:
+        requested = float(rng.uniform(0.0, 15.0))
+        r = sim.step_limited(requested, 30.0, **LIMITS)
+        steps += 1
+        assert not r.solver_failed and r.duration_s == 30.0
+        assert r.voltage_v <= 4.2 + 1e-5 and r.anode_potential_v >= -1e-5 and r.temperature_k <= 318.15 + 1e-6
+        assert r.current_a <= requested + 1e-9
+        if r.stop_reason == "limited":
+            margins = {"v": 4.2 - r.voltage_v, "anode": r.anode_potential_v, "t": 318.15 - r.temperature_k}
+            binding.add(min(margins, key=margins.__getitem__))
+    assert calls == {"_integrate": 0, "_integrate_controlled": steps}
+    assert binding == {"v", "anode", "t"}
+
+
+def test_controlled_charge_agrees_with_the_constant_current_search(lgm50_limits: dict[str, CellSimulator]) -> None:
+    """Full current asked for at every step, 10 -> 80 % SOC: the controller (current varies within a step) and the
+    search (the largest constant current whose step end keeps the limits) charge in the same number of steps, with
+    entropy, lithium loss and charge within a few tenths of a per cent; both end inside every limit."""
+    ends = {}
+    for way, sim in lgm50_limits.items():
+        sim.reset(soc=0.1)
+        steps = 0
+        while sim.last.soc < 0.8:
+            r = sim.step_limited(15.0, 30.0, **LIMITS)
+            assert r.voltage_v <= 4.2 + 2e-4 and r.anode_potential_v >= -2e-4 and r.temperature_k <= 318.15 + 2e-4
+            steps += 1
+        ends[way] = (steps, sim.last)
+    (n_c, c), (n_s, s) = ends["controller"], ends["search"]
+    assert n_c == n_s
+    assert c.totals["entropy_j_per_k"] == pytest.approx(s.totals["entropy_j_per_k"], rel=5e-3)
+    assert c.totals["charge_in_ah"] == pytest.approx(s.totals["charge_in_ah"], rel=5e-3)
+    assert c.degradation["lli_pct"] == pytest.approx(s.degradation["lli_pct"], rel=1e-2)
+
+
+def test_charge_until_ends_on_its_condition(lgm50_limits: dict[str, CellSimulator]) -> None:
+    """A controlled phase ends exactly on the cut-off current, the target SOC or the time given, whichever first."""
+    sim = lgm50_limits["controller"]
+    sim.reset(soc=0.2)
+    to_soc = sim.charge_until(10.0, 10_000.0, v_max_v=4.2, cutoff_a=0.25, target_soc=0.6)
+    assert to_soc.stop_reason == "soc" and to_soc.soc == pytest.approx(0.6, abs=1e-6)
+    to_cutoff = sim.charge_until(10.0, 20_000.0, v_max_v=4.2, cutoff_a=0.25)
+    assert to_cutoff.stop_reason == "cutoff" and to_cutoff.current_a == pytest.approx(0.25, rel=1e-4)
+    assert to_cutoff.voltage_v == pytest.approx(4.2, abs=1e-5)
+    sim.reset(soc=0.2)
+    timed = sim.charge_until(2.0, 300.0, v_max_v=4.2, cutoff_a=0.25)
+    assert timed.stop_reason == "time" and timed.duration_s == pytest.approx(300.0)
+    assert timed.charge_in_ah == pytest.approx(2.0 * 300.0 / 3600.0, rel=1e-9)
+    search = SimulatorConfig(model="SPM", thermal="isothermal", compile=False, limit_control="search")
+    with pytest.raises(ConfigError, match="limit_control"):
+        CellSimulator(load_cell("Chen2020"), search).charge_until(1.0, 10.0)
+
+
+def test_bad_limit_control_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="limit_control"):
+        SimulatorConfig(limit_control="pid").validate()  # type: ignore[arg-type]

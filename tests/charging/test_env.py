@@ -180,8 +180,9 @@ def test_penalise_mode_counts_and_penalises_violations(make_env: Callable[..., C
 
 
 def test_solver_failure_ends_the_episode(make_env: Callable[..., ChargingEnv], monkeypatch: pytest.MonkeyPatch) -> None:
-    """Provoked by making the simulator's integrator call raise RuntimeError, which is how CasADi reports a CVODES
-    failure (``CellSimulator._integrate`` documents that contract); the env must not raise."""
+    """Provoked by making the simulator's integrator calls raise RuntimeError, which is how CasADi reports a CVODES or
+    IDAS failure (``CellSimulator._integrate`` / ``_integrate_controlled`` document that contract); the env must not
+    raise."""
     env = make_env("FastCharge", LIGHT)
     obs0, _ = env.reset(seed=0)
 
@@ -189,6 +190,7 @@ def test_solver_failure_ends_the_episode(make_env: Callable[..., ChargingEnv], m
         raise RuntimeError("CVODES: the corrector convergence test failed repeatedly")
 
     monkeypatch.setattr(env.sim, "_integrate", failing_integration)
+    monkeypatch.setattr(env.sim, "_integrate_controlled", failing_integration)
     obs, reward, terminated, truncated, info = env.step(np.array([1.0], dtype=np.float32))
     assert terminated and not truncated and info["solver_failure"]
     assert reward == pytest.approx(-env.scenario.reward.failure)
