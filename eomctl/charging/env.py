@@ -123,6 +123,7 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
         scenario: str | Path | Scenario = "FastCharge",
         render_mode: str | None = None,
         overrides: Mapping[str, Any] | None = None,
+        simulator: CellSimulator | None = None,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ConfigError(f"render_mode '{render_mode}' is not one of {self.metadata['render_modes']}")
@@ -137,7 +138,12 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
             self.scenario = load_scenario(scenario, overrides)
             self.cell = load_cell(self.scenario.cell)
         sc = self.scenario
-        self.sim = CellSimulator(self.cell, sc.simulator_config())  # the only build: reset/step never rebuild
+        if simulator is None:
+            self.sim = CellSimulator(self.cell, sc.simulator_config())  # the only build: reset/step never rebuild
+        else:  # a cell of the same model as another env's: no build (vector envs advance them in one call)
+            if simulator.cell.name != self.cell.name or simulator.config != sc.simulator_config():
+                raise ConfigError("simulator= must be built for this scenario's cell and simulator options")
+            self.sim = simulator.twin()
         self.current_max_a = sc.c_rate_max * self.cell.capacity_ah
         self.v_max_v = sc.limits.v_max_v if sc.limits.v_max_v is not None else self.cell.v_max_v
         self.limits: Limits = sc.limits  # this episode's limits: the scenario's, or reset's "limits" option
@@ -277,6 +283,15 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
         if self.render_mode == "human":
             self._show()
         return self._observation(info), float(sum(terms.values())), terminated, truncated, info
+
+    def limit_request(self, action: Any) -> tuple[float, float | None, float | None, float | None] | None:
+        """``(current_max_a, v_max_v, anode_min_v, t_max_k)`` of the limited step ``step(action)`` will take; None in
+        "penalise" mode. Vector envs use it to run the steps of many envs in one call
+        (:class:`eomctl.charging.vector.BatchedSyncVectorEnv`)."""
+        if self.scenario.limit_mode != "enforce" or not self._episode:
+            return None
+        current_a = 0.5 * (action_value(action) + 1.0) * self.current_max_a
+        return (current_a, self.v_max_v, self.limits.anode_min_v, self.limits.t_max_k)
 
     def _advance(self, current_a: float) -> StepResult:
         """One control step: limits held by the simulator ("enforce"), or the asked current applied ("penalise")."""

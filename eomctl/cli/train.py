@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eomctl.training.hyperparams import ALGORITHMS, DEFAULT_ENV_ID, TrainConfig, parse_hyperparams
+from eomctl.training.hyperparams import ALGORITHMS, DEFAULT_ENV_ID, VEC_ENVS, TrainConfig, parse_hyperparams
 from eomctl.training.train import resume, train
 
 
@@ -22,6 +22,13 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--timesteps", type=int, default=None, help="total env steps (default: the YAML's)")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--n-envs", type=int, default=None, help="parallel envs (default: the YAML's)")
+    parser.add_argument(
+        "--vec-env",
+        choices=VEC_ENVS,
+        default="auto",
+        help="how parallel envs run: batched (one process, all their steps in one compiled call on every core), "
+        "subproc (a process each), dummy (one after another); auto: batched when there are several",
+    )
     parser.add_argument(
         "--hyperparams", nargs="+", default=[], metavar="KEY=VALUE", help="YAML values, e.g. policy_kwargs='{x: 1}'"
     )
@@ -53,6 +60,7 @@ def run(args: Any) -> int:
             seed=args.seed,
             n_timesteps=args.timesteps,
             n_envs=args.n_envs,
+            vec_env=args.vec_env,
             hyperparams=parse_hyperparams(args.hyperparams),
             compile=not args.no_compile,
             env_overrides=parse_hyperparams(args.env_overrides),

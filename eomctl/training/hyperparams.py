@@ -32,6 +32,7 @@ ALGORITHMS: dict[str, tuple[str, str]] = {
 }
 OFF_POLICY = frozenset({"sac", "td3", "ddpg", "tqc"})
 # Zoo keys that configure the run rather than the algorithm's constructor.
+VEC_ENVS = ("auto", "dummy", "subproc", "batched")
 RUN_KEYS = ("n_timesteps", "n_envs", "policy", "normalize", "noise_type", "noise_std")
 ACTIVATIONS = {"tanh": "Tanh", "relu": "ReLU", "elu": "ELU", "leaky_relu": "LeakyReLU", "gelu": "GELU", "silu": "SiLU"}
 # Episode-end info keys logged per episode (Monitor info_keywords) -> scalar name in the logger.
@@ -77,7 +78,8 @@ class TrainConfig:
     torch_threads: int = 1
     """Torch CPU threads: the envs need the other cores."""
     vec_env: str = "auto"
-    """"dummy", "subproc" or "auto" (subproc when ``n_envs > 1``)."""
+    """"dummy", "subproc", "batched" (one process, every env's step in one compiled call:
+    :class:`eomctl.training.vector.BatchedVecEnv`) or "auto" (batched when ``n_envs > 1``)."""
     progress_bar: bool = True
     """Show SB3's progress bar (tqdm + rich)."""
 
@@ -153,8 +155,8 @@ def resolve(config: TrainConfig, folder: Path | None = None) -> TrainConfig:
     if config.final_eval_episodes < 0:
         raise ConfigError(f"final_eval_episodes must be >= 0 (0 skips it); got {config.final_eval_episodes}")
     _check_numbers(config.algo, block)
-    if config.vec_env not in ("auto", "dummy", "subproc"):
-        raise ConfigError(f"vec_env must be auto, dummy or subproc; got '{config.vec_env}'")
+    if config.vec_env not in VEC_ENVS:
+        raise ConfigError(f"vec_env must be one of {', '.join(VEC_ENVS)}; got '{config.vec_env}'")
     resolved = dataclasses.replace(config, n_timesteps=int(n_timesteps), n_envs=int(n_envs), hyperparams=block)
     algorithm_kwargs(resolved, n_actions=1)  # unknown keys fail here, before a run folder is written
     _check_env(resolved)

@@ -85,15 +85,26 @@ def make_vec_env(config: TrainConfig, seed: int, *, n_envs: int, monitor_dir: Pa
     from stable_baselines3.common.env_util import make_vec_env as sb3_make_vec_env
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
-    subproc = config.vec_env == "subproc" or (config.vec_env == "auto" and n_envs > 1)
-    # A top-level function, so SubprocVecEnv workers can import it.
-    factory = partial(worker_env, config.env_id, env_overrides(config, None if training else False))
+    from eomctl.charging.vector import twin_env_fns
+    from eomctl.training.vector import BatchedVecEnv
+
+    overrides = env_overrides(config, None if training else False)
+    kind = config.vec_env if config.vec_env != "auto" else ("batched" if n_envs > 1 else "dummy")
+    if not training or n_envs == 1:
+        kind = "dummy"
+    vec_env_cls: Any = {"dummy": DummyVecEnv, "subproc": SubprocVecEnv, "batched": BatchedVecEnv}[kind]
+    if kind == "batched":
+        # Built in this process, in order: the first env builds the model, the others twin its simulator.
+        factory: Any = twin_env_fns(config.env_id, n_envs, overrides)[0]
+    else:
+        # A top-level function, so SubprocVecEnv workers can import it.
+        factory = partial(worker_env, config.env_id, overrides)
     return sb3_make_vec_env(
         factory,
         n_envs=n_envs,
         seed=seed,
         monitor_dir=str(monitor_dir) if monitor_dir else None,
-        vec_env_cls=SubprocVecEnv if subproc and training else DummyVecEnv,
+        vec_env_cls=vec_env_cls,
         # Monitor writes the header only when overriding.
         monitor_kwargs={"info_keywords": tuple(EPISODE_METRICS), "override_existing": not append},
     )

@@ -208,15 +208,19 @@ def test_solver_failures_end_episodes_not_the_training(tmp_path: Path, monkeypat
     episode, and training still runs to its budget."""
     from eomctl.cell.simulator import CellSimulator
 
-    original, calls = CellSimulator._integrate, {"n": 0}
+    calls = {"n": 0}
 
-    def flaky(self: CellSimulator, *args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] % 40 < 8 and calls["n"] >= 40:
-            raise RuntimeError("CVODES: the corrector convergence test failed repeatedly")
-        return original(self, *args, **kwargs)
+    def flaky(original: Any) -> Any:
+        def call(self: CellSimulator, *args: Any, **kwargs: Any) -> Any:
+            calls["n"] += 1
+            if calls["n"] % 40 < 8 and calls["n"] >= 40:
+                raise RuntimeError("CVODES: the corrector convergence test failed repeatedly")
+            return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(CellSimulator, "_integrate", flaky)
+        return call
+
+    for name in ("_integrate", "_integrate_controlled"):  # constant-current and limit-controller calls
+        monkeypatch.setattr(CellSimulator, name, flaky(getattr(CellSimulator, name)))
     result = train(tiny_config("ppo", n_timesteps=128), out=tmp_path / "run")
     assert result.num_timesteps >= 128 and calls["n"] >= 80
     episodes = (result.run_dir / "monitor" / "0.monitor.csv").read_text().splitlines()[2:]
@@ -242,9 +246,14 @@ class InterruptAt(BaseCallback):
         return True
 
 
-@pytest.mark.parametrize(("algo", "n_envs"), [("ppo", 1), ("sac", 1), ("ppo", 2)])  # 2: SubprocVecEnv workers
-def test_interrupted_and_resumed_run_equals_the_uninterrupted_run(algo: str, n_envs: int, tmp_path: Path) -> None:
-    config = tiny_config(algo, n_timesteps=128, checkpoint_freq=32, n_envs=n_envs)
+@pytest.mark.parametrize(
+    ("algo", "n_envs", "vec_env"),
+    [("ppo", 1, "auto"), ("sac", 1, "auto"), ("ppo", 2, "subproc"), ("ppo", 2, "batched")],
+)
+def test_interrupted_and_resumed_run_equals_the_uninterrupted_run(
+    algo: str, n_envs: int, vec_env: str, tmp_path: Path
+) -> None:
+    config = tiny_config(algo, n_timesteps=128, checkpoint_freq=32, n_envs=n_envs, vec_env=vec_env)
     whole = train(config, out=tmp_path / "whole")
     run = tmp_path / "run"
     with pytest.raises(TrainingInterrupted, match=r"interrupted at 72 steps \(checkpoint at 64 steps kept\)"):
@@ -302,3 +311,25 @@ def test_cli_writes_the_run_folder_metadata(tmp_path: Path) -> None:
         session["versions"]
     )
     assert "git_revision" in session and (out / "model.zip").is_file() and (out / "vecnormalize.pkl").is_file()
+
+
+def test_batched_envs_train_to_the_weights_of_separate_envs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three envs whose limited steps run in one compiled call (``vec_env="batched"``) train PPO to exactly the weights
+    of three separately built envs stepped one after another (``"dummy"``)."""
+    from eomctl.cell.batch import BatchStepper
+
+    batched_steps, prefetch = [0], BatchStepper.prefetch
+
+    def counted(self: BatchStepper, *args: Any, **kwargs: Any) -> int:
+        done = prefetch(self, *args, **kwargs)
+        batched_steps[0] += done
+        return done
+
+    monkeypatch.setattr(BatchStepper, "prefetch", counted)
+    weights = []
+    for vec_env in ("batched", "dummy"):
+        result = train(tiny_config("ppo", n_envs=3, n_timesteps=96, vec_env=vec_env), out=tmp_path / vec_env)
+        weights.append(parameters(algorithm_class("ppo").load(result.run_dir / "model.zip", device="cpu")))
+    for key in weights[1]:
+        np.testing.assert_array_equal(weights[0][key], weights[1][key], err_msg=key)
+    assert batched_steps[0] >= 0.8 * 96  # almost every env step ran in a batch (not those right after a reset)
