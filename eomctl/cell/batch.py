@@ -1,8 +1,10 @@
 """Many cells of one model advanced by one compiled call: the batched limit-controller step.
 
 A set of :meth:`~eomctl.cell.simulator.CellSimulator.twin` simulators shares one compiled model. Their next limited
-steps (:meth:`~eomctl.cell.simulator.CellSimulator.step_limited` with ``limit_control="controller"``, one integrator
-call each) are independent, so CasADi's ``map`` runs them as one call over the stacked inputs, on ``threads`` threads.
+steps (:meth:`~eomctl.cell.simulator.CellSimulator.step_limited` with ``limit_control="controller"``: one constant-
+current call where no limit binds, else one call of the limit controller) are independent, so CasADi's ``map`` runs
+them as at most two calls over the stacked inputs (the constant-current ones, then the controlled ones), on
+``threads`` threads.
 Each cell keeps its own current, limits, inputs (aging state, temperature) and state; the results are handed to each
 simulator as a *prefetched* step, which its next ``step_limited`` with the same start state, limits and ``dt_s`` takes
 instead of integrating. Anything that does not match (an env that rests, resets or fails) simply integrates alone, so
@@ -16,11 +18,15 @@ per-call overhead paid once per batch.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import casadi
 import numpy as np
 
-from eomctl.cell.simulator import CellSimulator, Limits, StepResult
+from eomctl.cell.simulator import CellSimulator, Limits, SimState, StepResult
+from eomctl.core.interrupts import deferred
+from eomctl.core.streams import solver_messages_hidden
 
 #: (current_max_a, v_max_v, anode_min_v, t_max_k) as step_limited takes them; None leaves a cell out of the batch.
 Request = tuple[float, float | None, float | None, float | None] | None
@@ -37,52 +43,118 @@ class BatchStepper:
 
     def __init__(self, threads: int = 1) -> None:
         self.threads = max(int(threads), 1)
-        self._mapped: dict[tuple[int, int], casadi.Function] = {}
+        self._maps: dict[tuple[int, int], casadi.Function] = {}
         self.calls = 0  # mapped calls made (for benchmarks)
 
-    def _mapped_step(self, sim: CellSimulator, n: int) -> casadi.Function:
-        key = (id(sim._controlled.step), n)
-        if key not in self._mapped:
-            self._mapped[key] = sim._controlled.step.map(n, "thread", min(self.threads, n))
-        return self._mapped[key]
+    def _mapped(self, function: casadi.Function, n: int) -> casadi.Function:
+        key = (id(function), n)
+        if key not in self._maps:
+            self._maps[key] = function.map(n, "thread", min(self.threads, n))
+        return self._maps[key]
 
     def prefetch(self, sims: Sequence[CellSimulator], requests: Sequence[Request], dt_s: float) -> int:
-        """Compute the next limited step of every cell with a request in one call; returns how many were batched.
+        """Compute the next limited step of every cell with a request, batched; returns how many were prefetched.
 
-        A cell whose integration fails (or leaves the physical range) gets no prefetched step: its own
+        As :meth:`~eomctl.cell.simulator.CellSimulator.step_limited` does for one cell: cells at which no limit binds
+        at the start are first run at constant current (one mapped ODE call), and those whose end keeps every limit
+        are done; the others, and the cells at which a limit binds at once, run the limit controller (one mapped DAE
+        call). A cell whose integration fails (or leaves the physical range) gets no prefetched step: its own
         ``step_limited`` then integrates it alone and handles the failure as usual.
         """
         chosen = [(sim, CellSimulator._limits(*req)) for sim, req in zip(sims, requests, strict=True) if req]
-        chosen = [(sim, limits) for sim, limits in chosen if sim.config.limit_control == "controller"]
-        if not chosen:
+        cells = [_Cell(sim, limits, sim.state) for sim, limits in chosen if sim.config.limit_control == "controller"]
+        if not cells:
             return 0
-        first = chosen[0][0]
-        if any(sim.compiled is not first.compiled for sim, _ in chosen):
+        first = cells[0].sim
+        if any(cell.sim.compiled is not first.compiled for cell in cells):
             raise ValueError("a batch needs twins of one simulator (CellSimulator.twin)")
-        starts = [sim.state for sim, _ in chosen]
-        z0 = [casadi.vertcat(st.z, sim._start_current(st, lim)) for (sim, lim), st in zip(chosen, starts, strict=True)]
-        args = (
-            casadi.horzcat(*[st.x for st in starts]),
-            casadi.horzcat(*z0),
-            casadi.DM(np.column_stack([st.inputs for st in starts])),
-            casadi.DM(np.column_stack([np.asarray(lim, dtype=float) for _, lim in chosen])),
-            casadi.DM(np.full((1, len(chosen)), dt_s)),
-        )
-        try:
-            x, z, small = self._mapped_step(first, len(chosen))(*args)
-        except RuntimeError:
-            return 0  # one cell failed the call: every cell integrates alone (and the failing one is flagged)
-        self.calls += 1
-        values = np.array(small)
+        for cell in cells:
+            cell.start_a = cell.sim._start_current(cell.start, cell.limits)
+        free = [cell for cell in cells if CellSimulator.free_at_start(cell.start_a, cell.limits)]
+        done = self._constant(first, free, dt_s)
+        # A cell that ran at full current and left a limit runs again under the controller; if the constant-current
+        # call failed, its cells get nothing (each integrates alone).
+        retry = [cell for cell in free if cell not in done] if done is not None else []
+        self._controlled(first, [cell for cell in cells if cell not in free] + retry, dt_s)
         batched = 0
-        for k, ((sim, limits), start) in enumerate(zip(chosen, starts, strict=True)):
+        for cell in cells:
+            if cell.result is not None:
+                cell.sim._prefetched = (cell.start, cell.limits, dt_s, *cell.result)
+                batched += 1
+        return batched
+
+    def _call(self, function: casadi.Function, args: Sequence[casadi.DM]) -> Any:
+        """One mapped call; None if any cell failed it."""
+        try:
+            with deferred(), solver_messages_hidden():
+                out = function(*args)
+        except RuntimeError:
+            return None
+        self.calls += 1
+        return out
+
+    def _constant(self, first: CellSimulator, cells: list[_Cell], dt_s: float) -> list[_Cell] | None:
+        """Run ``cells`` at their full current (mapped ODE step); the cells whose end keeps every limit, done. None
+        when the call failed: those cells then get nothing (each integrates alone)."""
+        if not cells:
+            return []
+        p = np.column_stack([cell.start.inputs for cell in cells])
+        p[0, :], p[1, :] = [-cell.limits[0] for cell in cells], 0.0  # PyBaMM's sign: positive discharges
+        args = (
+            casadi.horzcat(*[cell.start.x for cell in cells]),
+            casadi.horzcat(*[cell.start.z for cell in cells]),
+            casadi.DM(p),
+            casadi.DM(np.full((1, len(cells)), dt_s)),
+        )
+        out = self._call(self._mapped(first._fused, len(cells)), args)
+        if out is None:
+            return None
+        x, z, small = out
+        values, n_z = np.array(small), first.n_z
+        done = []
+        for k, cell in enumerate(cells):
             try:
-                end, q = sim._controlled_end(start, x[:, k], z[:, k], values[:, k], dt_s)
+                z_end = z[:, k] if n_z else cell.start.z
+                end, q = cell.sim._end_state(cell.start, x[:, k], z_end, values[:, k], cell.limits[0], dt_s)
             except RuntimeError:
                 continue
-            sim._prefetched = (start, limits, dt_s, end, q)
-            batched += 1
-        return batched
+            if cell.sim._within(end, cell.limits):
+                cell.result = (end, q)
+                done.append(cell)
+        return done
+
+    def _controlled(self, first: CellSimulator, cells: list[_Cell], dt_s: float) -> None:
+        """Run ``cells`` under the limit controller (mapped DAE step)."""
+        if not cells:
+            return
+        args = (
+            casadi.horzcat(*[cell.start.x for cell in cells]),
+            casadi.horzcat(*[casadi.vertcat(cell.start.z, cell.start_a) for cell in cells]),
+            casadi.DM(np.column_stack([cell.start.inputs for cell in cells])),
+            casadi.DM(np.column_stack([np.asarray(cell.limits, dtype=float) for cell in cells])),
+            casadi.DM(np.full((1, len(cells)), dt_s)),
+        )
+        out = self._call(self._mapped(first._controlled.step, len(cells)), args)
+        if out is None:
+            return
+        x, z, small = out
+        values = np.array(small)
+        for k, cell in enumerate(cells):
+            try:
+                cell.result = cell.sim._controlled_end(cell.start, x[:, k], z[:, k], values[:, k], dt_s)
+            except RuntimeError:
+                continue
+
+
+@dataclass(eq=False)
+class _Cell:
+    """One cell of a batch: its simulator, limits, start state, start current and, once computed, its step."""
+
+    sim: CellSimulator
+    limits: Limits
+    start: SimState
+    start_a: float = 0.0
+    result: tuple[SimState, np.ndarray] | None = None
 
 
 def step_limited_many(

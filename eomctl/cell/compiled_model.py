@@ -309,6 +309,19 @@ CONTROL_GAINS = (30.0, 100.0, 100.0)
 #: ``T_RATE_PER_S * (t_max - T)``, so T reaches t_max exponentially and never crosses it (with no upper bound it would
 #: need the current to jump when T arrives, an index-2 condition the DAE solver cannot hold).
 T_RATE_PER_S = 0.1
+#: Width [A] over which the min/max of the control equation are rounded off (see _smooth_min).
+CONTROL_SMOOTHING_A = 1e-3
+
+
+def _smooth_min(a: casadi.MX, b: casadi.MX) -> casadi.MX:
+    """min(a, b) rounded off within ~CONTROL_SMOOTHING_A of a tie (below it by at most half that).
+
+    Where two limits swap (a CC phase meeting its voltage limit, the anode limit handing over to the temperature
+    limit) the exact min has a kink; IDAS's Newton iteration then failed to converge now and then (random current
+    requests on FastCharge). Rounded, the control equation is smooth and the current moves by at most half a
+    milliampere.
+    """
+    return 0.5 * (a + b - casadi.sqrt((a - b) ** 2 + CONTROL_SMOOTHING_A**2))
 
 
 def compile_controller(
@@ -324,7 +337,9 @@ def compile_controller(
 
     The current becomes an algebraic unknown ``I`` (A, positive charging) of the DAE with the single equation
 
-        max(min(I_max - I, g_V (V_max - V), g_a (phi_a - phi_a,min), g_T (k (T_max - T) - dT/dt)), -I) = 0,
+        max(min(I_max - I, g_V (V_max - V), g_a (phi_a - phi_a,min), g_T (k (T_max - T) - dT/dt)), -I) = 0
+
+    (min and max rounded off within a milliampere, :func:`_smooth_min`),
 
     where ``V``, the anode potential ``phi_a`` and the heating rate ``dT/dt`` depend on ``I`` at the same instant. Each
     margin falls as ``I`` rises, so the root is the largest current in ``[0, I_max]`` at which all margins are >= 0 (0 A
@@ -355,11 +370,11 @@ def compile_controller(
     voltage, anode, temperature = (outputs[names.index(n)] for n in ("voltage_v", "anode_potential_v", "temperature_k"))
     heating_k_per_s = ode[temperature_index] / dt if temperature_index is not None else casadi.MX(0.0)
     g_v, g_a, g_t = CONTROL_GAINS
-    margin = casadi.fmin(
-        casadi.fmin(limits[0] - current, g_v * (limits[1] - voltage)),
-        casadi.fmin(g_a * (anode - limits[2]), g_t * (T_RATE_PER_S * (limits[3] - temperature) - heating_k_per_s)),
+    margin = _smooth_min(
+        _smooth_min(limits[0] - current, g_v * (limits[1] - voltage)),
+        _smooth_min(g_a * (anode - limits[2]), g_t * (T_RATE_PER_S * (limits[3] - temperature) - heating_k_per_s)),
     )
-    control = casadi.fmax(margin, -current)
+    control = -_smooth_min(-margin, current)
     p = casadi.vertcat(*others, limits, dt)
     controlled: dict[str, casadi.MX] = {"t": dae["t"], "x": dae["x"], "p": p, "ode": ode, "quad": quad}
     if compiled.n_z:

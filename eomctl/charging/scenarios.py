@@ -381,6 +381,9 @@ _SIMULATOR_FIELDS: dict[str, Parser] = {
     "atol": _number,
     "extra_inputs": _names,
     "var_pts": _mesh_points,
+    # how enforced limits are kept: "controller" (one call per step) or "search" (the earlier path, to measure against)
+    "limit_control": lambda where, raw: _choice(where, raw, ("controller", "search")),
+    "few_calls": _flag,
 }
 
 

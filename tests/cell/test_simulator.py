@@ -211,6 +211,21 @@ def test_solver_failure_is_a_flag_not_an_exception(chen_spm_iso: CellSimulator) 
     assert not chen_spm_iso.step(current_a=1.0, dt_s=10.0).solver_failed
 
 
+def test_a_solver_failure_prints_nothing_unless_asked(
+    lgm50_limits: dict[str, CellSimulator], capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SUNDIALS and CasADi write a failed call's error and a dump of its inputs to file descriptor 2; the flag says it
+    all, so nothing reaches a user's terminal unless EOMCTL_SOLVER_MESSAGES=1 (200C on the LG M50 fails in CVODES)."""
+    sim = lgm50_limits["search"]
+    for shown in (False, True):
+        if shown:
+            monkeypatch.setenv("EOMCTL_SOLVER_MESSAGES", "1")
+        sim.reset(soc=0.5)
+        assert sim.step(current_a=1000.0, dt_s=3600.0, v_max_v=np.inf, v_min_v=-np.inf).solver_failed
+        err = capfd.readouterr().err
+        assert ("Input 0" in err) is shown, err[-500:]
+
+
 def test_reset_restore_and_determinism(chen_spme: CellSimulator) -> None:
     def run() -> list[float]:
         chen_spme.reset(soc=0.25, ambient_k=288.15)
@@ -373,12 +388,12 @@ def _counted_calls(sim: CellSimulator, monkeypatch: pytest.MonkeyPatch) -> dict[
 LIMITS = {"v_max_v": 4.2, "anode_min_v": 0.0, "t_max_k": 318.15}
 
 
-def test_controlled_steps_hold_every_limit_in_one_call_each(
+def test_controlled_steps_hold_every_limit_in_about_one_call_each(
     lgm50_limits: dict[str, CellSimulator], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Random current requests (as PPO explores) on the FastCharge cell and limits: every step is one integrator call
-    and ends inside every limit (the controller holds them at every instant, so at the step end too); all three
-    limits bind at some step."""
+    """Random current requests (as PPO explores) on the FastCharge cell and limits: about one integrator call per step,
+    and every step ends inside every limit (the controller holds them at every instant, so at the step end too); all
+    three limits bind at some step."""
     sim = lgm50_limits["controller"]
     calls = _counted_calls(sim, monkeypatch)
     rng = np.random.default_rng(3)
@@ -391,11 +406,15 @@ def test_controlled_steps_hold_every_limit_in_one_call_each(
         steps += 1
         assert not r.solver_failed and r.duration_s == 30.0
         assert r.voltage_v <= 4.2 + 1e-5 and r.anode_potential_v >= -1e-5 and r.temperature_k <= 318.15 + 1e-6
-        assert r.current_a <= requested + 1e-9
+        assert r.current_a <= requested + 1e-6  # the controller's current, to the solver's tolerance
         if r.stop_reason == "limited":
             margins = {"v": 4.2 - r.voltage_v, "anode": r.anode_potential_v, "t": 318.15 - r.temperature_k}
             binding.add(min(margins, key=margins.__getitem__))
-    assert calls == {"_integrate": 0, "_integrate_controlled": steps}
+    # One call per step: constant current where no limit binds, the controller where one does; two where a
+    # constant-current step ran into a limit and was run again under the controller.
+    total = calls["_integrate"] + calls["_integrate_controlled"]
+    assert calls["_integrate"] > 0 and calls["_integrate_controlled"] > 0
+    assert steps <= total <= 1.5 * steps, calls  # measured 1.42 (66 constant-current, 43 controlled, 77 steps)
     assert binding == {"v", "anode", "t"}
 
 
@@ -431,7 +450,7 @@ def test_charge_until_ends_on_its_condition(lgm50_limits: dict[str, CellSimulato
     sim.reset(soc=0.2)
     timed = sim.charge_until(2.0, 300.0, v_max_v=4.2, cutoff_a=0.25)
     assert timed.stop_reason == "time" and timed.duration_s == pytest.approx(300.0)
-    assert timed.charge_in_ah == pytest.approx(2.0 * 300.0 / 3600.0, rel=1e-9)
+    assert timed.charge_in_ah == pytest.approx(2.0 * 300.0 / 3600.0, rel=1e-6)  # to the solver tolerance
     search = SimulatorConfig(model="SPM", thermal="isothermal", compile=False, limit_control="search")
     with pytest.raises(ConfigError, match="limit_control"):
         CellSimulator(load_cell("Chen2020"), search).charge_until(1.0, 10.0)
