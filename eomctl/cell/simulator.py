@@ -353,6 +353,12 @@ class CellSimulator:
             )
         return self._shared["controlled"]  # type: ignore[no-any-return]
 
+    def prepare_limits(self) -> None:
+        """Build the limit controller now (a second JIT build, seconds) rather than on the first limited step, so that
+        it counts as set-up, not as stepping (what an env in "enforce" mode does at construction)."""
+        if self.config.limit_control == "controller":
+            _ = self._controlled
+
     def twin(self) -> CellSimulator:
         """Another cell of the same model: its own state (reset to 10 % SOC), the compiled functions shared.
 

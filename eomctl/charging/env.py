@@ -144,6 +144,8 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
             if simulator.cell.name != self.cell.name or simulator.config != sc.simulator_config():
                 raise ConfigError("simulator= must be built for this scenario's cell and simulator options")
             self.sim = simulator.twin()
+        if sc.limit_mode == "enforce":
+            self.sim.prepare_limits()  # the controller's build is set-up, not the first step's cost
         self.current_max_a = sc.c_rate_max * self.cell.capacity_ah
         self.v_max_v = sc.limits.v_max_v if sc.limits.v_max_v is not None else self.cell.v_max_v
         self.limits: Limits = sc.limits  # this episode's limits: the scenario's, or reset's "limits" option

@@ -27,7 +27,7 @@ def add_arguments(parser: Any) -> None:
         choices=VEC_ENVS,
         default="auto",
         help="how parallel envs run: batched (one process, all their steps in one compiled call on every core), "
-        "subproc (a process each), dummy (one after another); auto: batched when there are several",
+        "subproc (a process each), dummy (one after another); auto: subproc up to twice the CPU cores, batched above",
     )
     parser.add_argument(
         "--hyperparams", nargs="+", default=[], metavar="KEY=VALUE", help="YAML values, e.g. policy_kwargs='{x: 1}'"

@@ -29,6 +29,7 @@ from typing import Any
 
 from eomctl.bench import env as bench_env
 from eomctl.bench import simulator as bench_simulator
+from eomctl.bench import throughput as bench_throughput
 from eomctl.cell.catalogue import load_cell
 from eomctl.plotting.performance import plot_performance
 from eomctl.reproduce.analytics import BRIDGE_STATES, analytics_part, bridge_part
@@ -75,10 +76,29 @@ def _env_rows(quick: bool) -> tuple[list[dict[str, Any]], float]:
     return rows, result.env_step_s / result.sim_step_s
 
 
+def _throughput_rows(quick: bool) -> list[dict[str, Any]]:
+    """The limit controller against the constant-current search, and a batched vector env against a single env
+    (:mod:`eomctl.bench.throughput`), FastCharge under uniform random actions."""
+    steps = 100 if quick else 300
+    single = {path: bench_throughput.env_steps("FastCharge", path, steps) for path in bench_throughput.PATHS}
+    rows = [{"configuration": f"single env, limit_control={path}", "env_steps_per_s": row["steps_per_s"],
+             "calls_per_step": row["calls_per_step"], "ratio_x": row["steps_per_s"] / single["search"]["steps_per_s"],
+             "against": "single env, limit_control=search"} for path, row in single.items()]  # fmt: skip
+    for n in (4,) if quick else (4, 16):
+        batched = bench_throughput.batched_env_steps("FastCharge", n, max(steps // n, 8))
+        rows.append({"configuration": f"batched vector env x{n}, {batched['threads']} threads",
+                     "env_steps_per_s": batched["steps_per_s"], "calls_per_step": "",
+                     "ratio_x": batched["steps_per_s"] / single["controller"]["steps_per_s"],
+                     "against": "single env, limit_control=controller"})  # fmt: skip
+    return rows
+
+
 def performance_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
-    """Time eomctl against PyBaMM (:mod:`eomctl.bench.simulator`, :mod:`eomctl.bench.env`), in this process."""
+    """Time eomctl against PyBaMM (:mod:`eomctl.bench.simulator`, :mod:`eomctl.bench.env`) and its limit paths
+    against each other (:mod:`eomctl.bench.throughput`), in this process."""
     paths, compared = _simulator_rows(quick)
     env_rows, env_over_sim = _env_rows(quick)
+    throughput = _throughput_rows(quick)
     spme = [r for r in compared if r["case"] == "SPMe"]
     numbers = {
         "speedup_spme_x": KeyNumber(spme[0]["eomctl_advantage_x"], "x", "PyBaMM Simulation.step (save=True, IDAKLU) "
@@ -99,7 +119,17 @@ def performance_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
         "The machine "
         "may be shared with other jobs: expect +-20 %."
     )
-    tables = {PERFORMANCE_TABLE: compared + env_rows, "simulator_paths": paths}
+    numbers["controller_over_search_x"] = KeyNumber(
+        throughput[0]["ratio_x"],
+        "x",
+        "single-env steps/s under random actions (FastCharge), limit controller over the constant-current limit search",
+    )
+    paragraph += (
+        " Limit paths: env steps per second under uniform random actions on FastCharge, the limit controller against "
+        "the constant-current search, and a batched vector env (one compiled call per vector step) against a single "
+        "env (eomctl.bench.throughput, as benchmarks/bench_throughput.py prints it)."
+    )
+    tables = {PERFORMANCE_TABLE: compared + env_rows, "simulator_paths": paths, "throughput": throughput}
     return PartResult(paragraph, [figure], tables, numbers)
 
 

@@ -79,7 +79,7 @@ class TrainConfig:
     """Torch CPU threads: the envs need the other cores."""
     vec_env: str = "auto"
     """"dummy", "subproc", "batched" (one process, every env's step in one compiled call:
-    :class:`eomctl.training.vector.BatchedVecEnv`) or "auto" (batched when ``n_envs > 1``)."""
+    :class:`eomctl.training.vector.BatchedVecEnv`) or "auto" (subproc for up to twice the CPU cores, batched above)."""
     progress_bar: bool = True
     """Show SB3's progress bar (tqdm + rich)."""
 

@@ -85,11 +85,14 @@ def make_vec_env(config: TrainConfig, seed: int, *, n_envs: int, monitor_dir: Pa
     from stable_baselines3.common.env_util import make_vec_env as sb3_make_vec_env
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
-    from eomctl.charging.vector import twin_env_fns
+    from eomctl.charging.vector import default_threads, twin_env_fns
     from eomctl.training.vector import BatchedVecEnv
 
     overrides = env_overrides(config, None if training else False)
-    kind = config.vec_env if config.vec_env != "auto" else ("batched" if n_envs > 1 else "dummy")
+    # auto: a process per env while there are few (measured faster for 2 envs on 2 cores), one batched process for
+    # many (benchmarks/bench_throughput.py).
+    many = n_envs > 2 * default_threads()
+    kind = config.vec_env if config.vec_env != "auto" else ("batched" if many else "subproc")
     if not training or n_envs == 1:
         kind = "dummy"
     vec_env_cls: Any = {"dummy": DummyVecEnv, "subproc": SubprocVecEnv, "batched": BatchedVecEnv}[kind]
