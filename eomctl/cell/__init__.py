@@ -1,2 +1,2 @@
-"""Layer 2, the cell: catalogue of parameter sets, the compiled PyBaMM model, the simulator and its limit searches,
-the experiment-step runner and HPPC pulse analysis."""
+"""Layer 2, the cell: catalogue of parameter sets, the compiled PyBaMM model, the simulator with its limit controller
+and limit searches, batched twins, the experiment-step runner and HPPC pulse analysis."""

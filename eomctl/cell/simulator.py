@@ -703,7 +703,7 @@ class CellSimulator:
         t_max_k: float | None = None,
         tol: float = 2e-4,
     ) -> StepResult:
-        """Charge for ``dt_s`` at the largest constant current up to ``current_max_a`` that keeps every given limit.
+        """Charge for ``dt_s`` at the largest current up to ``current_max_a`` that keeps every given limit.
 
         With ``limit_control="controller"`` (the default) the current is the largest up to ``current_max_a`` that keeps
         every limit *at every instant* of the step: constant until a limit is reached, then tapered to hold it (a CV

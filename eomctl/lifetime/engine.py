@@ -248,6 +248,7 @@ class LifetimeRun:
         self.config = config
         self.scenario = load_scenario(config.scenario)
         self.sim = simulator if simulator is not None else build_simulator(config)
+        self.sim.prepare_limits()  # every charge uses the limit controller: its build is set-up (build_s)
         self.adapter = PolicyAdapter(self.sim, self.scenario)
         self.policy = (policy if policy is not None else parse_policy(config.policy)).bind(self.adapter)
         self.discharge = parse_discharge(config.discharge)
