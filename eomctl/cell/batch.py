@@ -70,7 +70,7 @@ class BatchStepper:
             raise ValueError("a batch needs twins of one simulator (CellSimulator.twin)")
         for cell in cells:
             cell.start_a = cell.sim._start_current(cell.start, cell.limits)
-        free = [cell for cell in cells if CellSimulator.free_at_start(cell.start_a, cell.limits)]
+        free = [cell for cell in cells if cell.sim.constant_first(cell.start, cell.start_a, cell.limits)]
         done = self._constant(first, free, dt_s)
         # A cell that ran at full current and left a limit runs again under the controller; if the constant-current
         # call failed, its cells get nothing (each integrates alone).

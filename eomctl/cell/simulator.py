@@ -521,12 +521,12 @@ class CellSimulator:
     def _controlled_or_constant(self, start: SimState, limits: Limits, dt_s: float) -> tuple[SimState, np.ndarray]:
         """A limited step as the controller runs it, in the cheapest call that gives it.
 
-        While no limit binds the controller's current is constant, so when none binds at the start, the step is first
-        run at constant current with the cheaper ODE integrator; if its end keeps every limit, that is the step
-        (limits move monotonically within a charging step). Otherwise, or when a limit binds at once, the controlled
-        DAE runs the step.
+        While no limit binds the controller's current is constant, so when none binds at the start (and the step
+        before was not limited: a taper usually goes on), the step is first run at constant current with the cheaper
+        ODE integrator; if its end keeps every limit, that is the step (limits move monotonically within a charging
+        step). Otherwise the controlled DAE runs the step.
         """
-        if self.free_at_start(self._start_current(start, limits), limits):
+        if self.constant_first(start, self._start_current(start, limits), limits):
             try:
                 end, q = self._integrate(start, limits[0], dt_s)
             except RuntimeError:
@@ -536,11 +536,13 @@ class CellSimulator:
                     return end, q
         return self._integrate_controlled(start, limits, dt_s)
 
-    @staticmethod
-    def free_at_start(start_a: float, limits: Limits) -> bool:
-        """Whether no limit binds at a step's start: the controlled start current is the full current (to within the
-        control equation's rounding, ``CONTROL_SMOOTHING_A``)."""
-        return limits[0] > 0 and start_a >= limits[0] - CONTROL_SMOOTHING_A
+    def constant_first(self, start: SimState, start_a: float, limits: Limits) -> bool:
+        """Whether a controlled step from ``start`` is first tried at constant current: no limit binds at the start
+        (the controlled start current ``start_a`` is the full current, to within the control equation's rounding
+        ``CONTROL_SMOOTHING_A``) and the step before did not end limited (after a limited step the taper usually
+        goes on)."""
+        tapering = self.last.stop_reason == "limited" and self.last.time_s == start.time_s
+        return not tapering and limits[0] > 0 and start_a >= limits[0] - CONTROL_SMOOTHING_A
 
     @staticmethod
     def _within(state: SimState, limits: Limits) -> bool:
