@@ -10,8 +10,8 @@ is concerned, the engine as it was before its throughput work):
    every core) of N cells, against the single env on the controller path.
 2. **Learning**: steps per second of learning of an SB3 algorithm with the scenario's hyperparameters (``agents/``),
    periodic and final evaluation off, env building and JIT compilation excluded (as recorded in each run's metadata):
-   today's default (controller; several envs batched in one process) against the earlier one (search; several envs
-   as SubprocVecEnv workers).
+   today's default (controller; ``vec_env="auto"``) against the earlier one (search; several envs as SubprocVecEnv
+   workers).
 3. **Policy-driven lifetime cycles**: a trained policy (or any policy spec) charges, 1C discharge, rests: cycles per
    second of the cycling engine.
 
@@ -36,8 +36,8 @@ from eomctl.charging.env import ChargingEnv
 from eomctl.lifetime.engine import LifetimeConfig, build_simulator, run_lifetime
 
 PATHS: tuple[LimitControl, ...] = ("controller", "search")
-#: Learning: today's default (controller, several envs batched in one process) against the earlier one (search,
-#: several envs as SubprocVecEnv workers); one env runs in-process either way.
+#: Learning: today's default (controller, vec_env "auto": SubprocVecEnv up to twice the cores, batched above) against
+#: the earlier one (search, SubprocVecEnv workers); one env runs in-process either way.
 LEARNING_PATHS: tuple[tuple[LimitControl, str], ...] = (("controller", "auto"), ("search", "subproc"))
 
 
@@ -60,7 +60,7 @@ def env_steps(scenario: str, path: LimitControl, steps: int, seed: int = 0, comp
         setattr(sim, name, counted)
     rng = np.random.default_rng(seed)
     env.reset(seed=seed)
-    env.step(env.action_space.sample())  # builds the controller on its first use: not timed
+    env.step(env.action_space.sample())  # warm-up (first calls of the compiled functions): not timed
     env.reset(seed=seed)
     calls["n"], done, episodes, failures = 0, 0, 1, 0
     started = time.perf_counter()

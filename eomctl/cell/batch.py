@@ -173,4 +173,4 @@ def step_limited_many(
     return results
 
 
-__all__ = ["BatchStepper", "Limits", "Request", "step_limited_many"]
+__all__ = ["BatchStepper", "Request", "step_limited_many"]
