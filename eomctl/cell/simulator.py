@@ -70,6 +70,7 @@ FAILED_TRIAL_VIOLATION = 1.0  # stand-in violation [V or K] of a trial current t
 MAX_CHUNK_S = 120.0  # longest single integrator call of a constant-current step [s]
 MAX_PHASE_CHUNK_S = 1800.0  # longest single integrator call of a controlled charge phase [s]
 PHASE_AIM = 1.1  # a controlled phase's next call runs this multiple of the time its end is predicted in
+PHASE_FTOL = 1e-4  # a phase's end: |progress| below this (current within 0.01 % of its cut-off, SOC within 1e-6)
 SOC_PROGRESS_SCALE = 100.0  # weight of the SOC still to go against log(I / I_cut) in a phase's end condition
 
 
@@ -811,6 +812,35 @@ class CellSimulator:
         if f_start <= 0:
             return self._commit(state, total_q, -float(state.inputs[0]), 0.0, self._end_reason(state, cutoff_a))
         chunk_s, rate_per_s = MAX_PHASE_CHUNK_S, 0.0
+        if self.constant_first(state, self._start_current(state, limits), limits):
+            # Constant current until a limit binds: CVODES calls of a constant-current step, which cost less than the
+            # controlled DAE's; the controller takes over from the last call that ended inside every limit.
+            while max_s - elapsed > 1e-9:
+                length_s = self._chunk_s(state, limits[0], max_s - elapsed)
+                if rate_per_s > 0:
+                    length_s = min(length_s, max(MAX_CHUNK_S, PHASE_AIM * f_start / rate_per_s))
+                try:
+                    end, q = self._integrate(state, limits[0], length_s)
+                except RuntimeError:
+                    break
+                f_end = progress(end, limits[0])
+                if not self._within(end, limits):
+                    break
+                if f_end <= 0:  # the end came before any limit: found on constant-current calls (SOC linear in time)
+                    origin, current_a = state, limits[0]
+
+                    def at_length(d_s: float, origin: SimState = origin, amps: float = current_a) -> tuple[float, Any]:
+                        trial, trial_q = self._integrate(origin, amps, d_s)
+                        return progress(trial, amps), (trial, trial_q, d_s)
+
+                    try:
+                        _, (end, q, length_s) = illinois(at_length, 0.0, f_start, length_s, f_end, ftol=PHASE_FTOL)
+                    except RuntimeError:
+                        break
+                    total_q, elapsed = total_q + q, elapsed + length_s
+                    return self._commit(end, total_q, current_a, elapsed, self._end_reason(end, cutoff_a))
+                rate_per_s = (f_start - f_end) / length_s
+                state, total_q, elapsed, f_start = end, total_q + q, elapsed + length_s, f_end
         while max_s - elapsed > 1e-9:
             length_s = min(max_s - elapsed, chunk_s)
             if rate_per_s > 0:
@@ -841,7 +871,7 @@ class CellSimulator:
                 return progress(trial), (trial, trial_q, d_s)
 
             try:
-                _, (end, q, length_s) = illinois(at_duration, 0.0, f_start, length_s, f_end, ftol=1e-4)
+                _, (end, q, length_s) = illinois(at_duration, 0.0, f_start, length_s, f_end, ftol=PHASE_FTOL)
             except RuntimeError:
                 return self._failed()
             state, total_q, elapsed = end, total_q + q, elapsed + length_s
@@ -854,7 +884,8 @@ class CellSimulator:
 
     @staticmethod
     def _end_reason(state: SimState, cutoff_a: float) -> str:
-        return "cutoff" if cutoff_a > 0 and -float(state.inputs[0]) <= cutoff_a * (1 + 1e-5) else "soc"
+        # The end is found to |progress| < PHASE_FTOL, i.e. the current to within a factor exp(PHASE_FTOL) of cutoff_a.
+        return "cutoff" if cutoff_a > 0 and -float(state.inputs[0]) <= cutoff_a * math.exp(PHASE_FTOL) else "soc"
 
     def _search_current(self, at_current: Any, current_max_a: float, tol: float) -> Any:
         """Largest feasible current in [0, current_max_a], started from the last limited step's current and slope.

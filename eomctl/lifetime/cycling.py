@@ -178,8 +178,10 @@ def charge_with_policy(
     Stops when the policy says it is done, the SOC reaches ``target_soc`` or ``time_limit_s`` has passed. Limits: the
     policy's, plus the scenario's temperature limit (see the module docstring).
     """
-    if type(policy) is CCCV and sim.last.soc < target_soc:
-        known = charge_cccv(sim, adapter, policy, target_soc, time_limit_s)
+    if sim.last.soc < target_soc:
+        known = charge_by_phases(sim, adapter, policy, target_soc, time_limit_s)
+        if known is None and type(policy) is CCCV:
+            known = charge_cccv(sim, adapter, policy, target_soc, time_limit_s)
         if known is not None:
             return known
     start = sim.last
@@ -190,17 +192,60 @@ def charge_with_policy(
     return _phase(sim, start)
 
 
+def charge_limits(
+    sim: CellSimulator, adapter: PolicyAdapter, policy: Policy
+) -> tuple[float, float | None, float | None]:
+    """The limits of a charge: ``(v_max_v, anode_min_v, t_max_k)``, the policy's own where it has them, else the
+    scenario's voltage and temperature limits (never its anode-potential limit; see the module docstring)."""
+    sc, limits = adapter.scenario, dict(policy.limits)
+    v_max_v = limits.get("v_max_v") or sc.limits.v_max_v or sim.cell.v_max_v
+    return v_max_v, limits.get("anode_min_v"), limits.get("t_max_k", sc.limits.t_max_k)
+
+
+def charge_by_phases(
+    sim: CellSimulator, adapter: PolicyAdapter, policy: Policy, target_soc: float, time_limit_s: float
+) -> PhaseResult | None:
+    """A known protocol (a baseline with :meth:`~eomctl.policies.baselines.Baseline.phases`) run a whole phase per
+    :meth:`~eomctl.cell.simulator.CellSimulator.charge_until` call: the limit controller tapers the current at the
+    charge's limits within the phase, as the env's enforced limits do step by step, and each phase ends exactly at
+    its cut-off current, SOC threshold or duration (the control-step path ends it at the first step end past them).
+    The charge ends at ``target_soc``, after ``time_limit_s`` or after the last phase.
+
+    Returns None, with the state restored, for a policy without phases, without the limit controller, or when a call
+    fails: the control-step path then runs the charge.
+    """
+    phases_of = getattr(policy, "phases", None)
+    phases = phases_of(sim.cell.capacity_ah) if phases_of is not None else None
+    if phases is None or sim.config.limit_control != "controller":
+        return None
+    start, saved = sim.last, sim.state
+    v_max_v, anode_min_v, t_max_k = charge_limits(sim, adapter, policy)
+    for phase in phases:
+        now = sim.last
+        room_s = start.time_s + time_limit_s - now.time_s
+        if now.soc >= target_soc - SOC_TOL or room_s <= 1e-9:
+            break
+        if phase.current_a <= 0:
+            result = sim.step(0.0, min(phase.duration_s, room_s))
+        else:
+            current_a = min(phase.current_a, adapter.current_max_a)
+            result = sim.charge_until(current_a, min(phase.duration_s, room_s), v_max_v=v_max_v,
+                                      anode_min_v=anode_min_v, t_max_k=t_max_k, cutoff_a=phase.cutoff_a,
+                                      target_soc=min(target_soc, phase.until_soc))  # fmt: skip
+        if result.solver_failed:
+            sim.restore(saved)
+            return None
+    return _phase(sim, start)
+
+
 class _ChargePhase:
     """One control step of a charge as ``env.step`` would take it: the step function :func:`drive` calls."""
 
     def __init__(
         self, sim: CellSimulator, adapter: PolicyAdapter, policy: Policy, target_soc: float, soh: float, limit_s: float
     ) -> None:
-        sc, limits = adapter.scenario, dict(policy.limits)
         self.sim, self.adapter, self.target_soc, self.soh, self.limit_s = sim, adapter, target_soc, soh, limit_s
-        self.v_max_v = limits.get("v_max_v") or sc.limits.v_max_v or sim.cell.v_max_v
-        self.anode_min_v = limits.get("anode_min_v")
-        self.t_max_k = limits.get("t_max_k", sc.limits.t_max_k)
+        self.v_max_v, self.anode_min_v, self.t_max_k = charge_limits(sim, adapter, policy)
         self.start = sim.last
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -243,7 +288,8 @@ class _ChargePhase:
 def charge_cccv(
     sim: CellSimulator, adapter: PolicyAdapter, policy: CCCV, target_soc: float, time_limit_s: float
 ) -> PhaseResult | None:
-    """A known CC-CV charge as one constant-current step to ``vmax`` (or the target SOC), then a voltage hold.
+    """A known CC-CV charge without the limit controller (``limit_control="search"``, or when the controlled phase of
+    :func:`charge_by_phases` failed): one constant-current step to ``vmax`` (or the target SOC), then a voltage hold.
 
     The same physics as the control-step path, in far fewer integrator calls: the CC phase is one
     :meth:`~eomctl.cell.simulator.CellSimulator.step` (chunked, the cut-off found by root search), the CV phase
@@ -258,16 +304,6 @@ def charge_cccv(
     current_a = min(policy.rate.amps(cell.capacity_ah), adapter.current_max_a)
     cutoff_a = policy.cutoff.amps(cell.capacity_ah) if policy.cutoff is not None else 0.0
     end_s = start.time_s + time_limit_s
-    if sim.config.limit_control == "controller":
-        # The whole charge in one controlled phase: CC, then CV at vmax; the scenario's temperature limit is held by
-        # the same controller (what the control-step path would do when the CC phase runs hot).
-        t_max_k = adapter.scenario.limits.t_max_k
-        phase = sim.charge_until(
-            current_a, time_limit_s, v_max_v=policy.vmax, t_max_k=t_max_k, cutoff_a=cutoff_a, target_soc=target_soc
-        )
-        if not phase.solver_failed:
-            return _phase(sim, start)
-        sim.restore(saved)  # the constant-current and voltage-hold path below may still integrate
     soc_per_ah = 1.0 / cell.capacity_ah  # refined from the first step (the SOC window is not the nominal capacity)
     reached_vmax = False
     for share in (0.98, 1.0, 1.0, 1.0, 1.0):  # aim short first: the true SOC-per-charge is not known yet

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,21 @@ class Rate:
 
 
 @dataclass(frozen=True)
+class Phase:
+    """One phase of a known charging protocol, as a whole-phase runner executes it (see :meth:`Baseline.phases`).
+
+    The phase charges at up to ``current_a`` under the charge's limits (the policy's own and the scenario's: the
+    current tapers to hold the first one reached, as the env's enforced limits make it) until the current falls to
+    ``cutoff_a``, the SOC reaches ``until_soc`` or ``duration_s`` has passed; 0 A is a rest of ``duration_s``.
+    """
+
+    current_a: float
+    until_soc: float = math.inf
+    cutoff_a: float = 0.0
+    duration_s: float = math.inf
+
+
+@dataclass(frozen=True)
 class Baseline:
     """Common behaviour of the baseline chargers: binding to an env, limits, stopping at a cut-off current."""
 
@@ -69,6 +85,15 @@ class Baseline:
     def current_a(self, observation: np.ndarray, state: Any) -> tuple[float, Any]:
         """The current to ask for [A] and the next state; overridden by each baseline."""
         raise NotImplementedError
+
+    def phases(self, capacity_ah: float) -> Iterator[Phase] | None:
+        """The protocol as whole phases, for runners that integrate a phase in one go (the lifetime engine), or None
+        when it can only run step by step (its current depends on measurements, e.g. constant power).
+
+        The phases switch exactly at their thresholds, where the control-step path switches at the first step end
+        past them; otherwise they are the same protocol under the same limits.
+        """
+        return None
 
     def predict(
         self,
@@ -109,6 +134,10 @@ class CCCV(Baseline):
 
     def current_a(self, observation: np.ndarray, state: Any) -> tuple[float, Any]:
         return self.rate.amps(self.ctx.capacity_ah), state
+
+    def phases(self, capacity_ah: float) -> Iterator[Phase]:
+        cutoff_a = self.cutoff.amps(capacity_ah) if self.cutoff is not None else 0.0
+        return iter([Phase(self.rate.amps(capacity_ah), cutoff_a=cutoff_a)])
 
 
 @dataclass(frozen=True)
@@ -154,6 +183,16 @@ class Multistage(Baseline):
             state = np.array([stage])
         return self.rates[stage].amps(ctx.capacity_ah), state
 
+    def phases(self, capacity_ah: float) -> Iterator[Phase] | None:
+        if self.switch_v:
+            # A stage that ends at a voltage would end early wherever another limit (temperature) tapers the
+            # current first; these run step by step.
+            return None
+        cutoff_a = self.cutoff.amps(capacity_ah) if self.cutoff is not None else 0.0
+        switches = zip(self.rates[:-1], self.switch_soc, strict=True)
+        stages = [Phase(rate.amps(capacity_ah), until_soc=soc) for rate, soc in switches]
+        return iter([*stages, Phase(self.rates[-1].amps(capacity_ah), cutoff_a=cutoff_a)])
+
 
 @dataclass(frozen=True)
 class Boost(Multistage):
@@ -197,6 +236,13 @@ class Pulse(Baseline):
         on = time_s % (self.on_s + self.off_s) < self.on_s
         return (self.rate.amps(ctx.capacity_ah) if on else 0.0), state
 
+    def phases(self, capacity_ah: float) -> Iterator[Phase]:
+        on, off = Phase(self.rate.amps(capacity_ah), duration_s=self.on_s), Phase(0.0, duration_s=self.off_s)
+        while True:  # until the runner's target SOC or time limit
+            yield on
+            if self.off_s > 0:
+                yield off
+
 
 @dataclass(frozen=True)
 class ConstantPower(Baseline):
@@ -233,3 +279,6 @@ class CCCO(Baseline):
 
     def current_a(self, observation: np.ndarray, state: Any) -> tuple[float, Any]:
         return self.rate.amps(self.ctx.capacity_ah), state
+
+    def phases(self, capacity_ah: float) -> Iterator[Phase]:
+        return iter([Phase(self.rate.amps(capacity_ah))])
