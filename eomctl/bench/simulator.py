@@ -43,7 +43,8 @@ INITIAL_SOC = 0.1
 CASES: dict[str, SimulatorConfig] = {
     "SPM": SimulatorConfig(model="SPM", thermal="lumped"),
     "SPMe": SimulatorConfig(model="SPMe", thermal="lumped"),
-    "SPMe+SEI+plating": SimulatorConfig(model="SPMe", thermal="lumped", degradation=True),
+    # PyBaMM's own plating kinetics: every path runs the same model.
+    "SPMe+SEI+plating": SimulatorConfig(model="SPMe", thermal="lumped", degradation=True, plating_kinetics="pybamm"),
 }
 PYBAMM_CURRENT = "Current function [A]"
 # Targets of the issue: minimum speed-up over Simulation.step (save=True) and maximum overhead over the bare integrator.

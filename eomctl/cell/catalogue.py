@@ -26,6 +26,7 @@ import numpy as np
 import pybamm
 import yaml
 
+from eomctl.cell import plating
 from eomctl.core.errors import CellFileError, MissingParameterError, NonPhysicalParameterError, UnknownCellError
 from eomctl.core.resources import DATA_DIR
 
@@ -313,6 +314,7 @@ def _known_parameter_names() -> frozenset[str]:
         with contextlib.suppress(Exception):  # a set that fails to load adds no names
             names.update(pybamm.ParameterValues(name).keys())
     _parameter_names(pybamm.LithiumIonParameters(), names, set())
+    names.update(plating.PARAMETER_NAMES)  # eomctl's consistent plating kinetics reads these
     return frozenset(names)
 
 

@@ -79,6 +79,9 @@ DEGRADATION_OUTPUTS = {
     "lam_neg_pct": "Loss of active material in negative electrode [%]",
     "lam_pos_pct": "Loss of active material in positive electrode [%]",
 }
+#: Read with the degradation outputs but not reported as degradation: the cyclable lithium left in the particles, from
+#: which LLI [%] converts to A.h (:meth:`~eomctl.cell.simulator.CellSimulator.irreversible_loss`).
+INVENTORY_OUTPUTS = {"li_particles_ah": "Total lithium capacity in particles [A.h]"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -154,7 +157,7 @@ def compile_model(
         C compiler flags of the JIT build.
     """
     sym = _Symbols(built, input_names)
-    outputs = dict(CORE_OUTPUTS) | (dict(DEGRADATION_OUTPUTS) if degradation_outputs else {})
+    outputs = dict(CORE_OUTPUTS) | (DEGRADATION_OUTPUTS | INVENTORY_OUTPUTS if degradation_outputs else {})
     out_exprs = [sym.variable(v) for v in outputs.values()]
     mechanism_names = tuple(MECHANISM_VARIABLES) if mechanism_split else ()
     quad = _quadratures(sym, out_exprs, mechanism_names)

@@ -28,6 +28,7 @@ import numpy as np
 import pybamm
 import scipy.optimize
 
+from eomctl.cell import plating
 from eomctl.cell.catalogue import Cell, check_parameters
 from eomctl.cell.compiled_model import (
     AMBIENT_INPUT,
@@ -55,6 +56,7 @@ from eomctl.core.streams import solver_messages_hidden
 
 ModelName = Literal["SPM", "SPMe", "DFN"]
 LimitControl = Literal["controller", "search"]
+PlatingKinetics = Literal["consistent", "pybamm"]
 ThermalName = Literal["isothermal", "lumped"]
 
 MODEL_CLASSES: dict[str, type[pybamm.lithium_ion.BaseModel]] = {
@@ -70,7 +72,8 @@ FAILED_TRIAL_VIOLATION = 1.0  # stand-in violation [V or K] of a trial current t
 MAX_CHUNK_S = 120.0  # longest single integrator call of a constant-current step [s]
 MAX_PHASE_CHUNK_S = 1800.0  # longest single integrator call of a controlled charge phase [s]
 PHASE_AIM = 1.1  # a controlled phase's next call runs this multiple of the time its end is predicted in
-PHASE_FTOL = 1e-4  # a phase's end: |progress| below this (current within 0.01 % of its cut-off, SOC within 1e-6)
+RELAXATION_S = 1800.0  # rest after which plated lithium not stripped back counts as lost (irreversible_loss)
+PHASE_FTOL = 1e-3  # a phase's end: |progress| below this (current within 0.1 % of its cut-off, SOC within 1e-5)
 SOC_PROGRESS_SCALE = 100.0  # weight of the SOC still to go against log(I / I_cut) in a phase's end condition
 
 
@@ -119,6 +122,11 @@ class SimulatorConfig:
         compile_controller`). "search": the earlier path, the largest *constant* current over the step whose end
         state keeps the limits, found by repeated integration (about 2-4 calls per limited step), kept to measure
         against.
+    plating_kinetics : {"consistent", "pybamm"}
+        Lithium plating rate law (with ``degradation``). "consistent": Butler-Volmer about the lithium metal
+        equilibrium, no reaction above 0 V vs Li/Li+ without plated lithium, Arrhenius exchange currents
+        (:mod:`eomctl.cell.plating`). "pybamm": the cell's parameter set as PyBaMM runs it (O'Kane et al.: plates at
+        positive potentials, no temperature dependence), kept to compare against.
     """
 
     model: ModelName = "SPMe"
@@ -136,6 +144,7 @@ class SimulatorConfig:
     jit_flags: tuple[str, ...] = JIT_FLAGS
     few_calls: bool = True
     limit_control: LimitControl = "controller"
+    plating_kinetics: PlatingKinetics = "consistent"
 
     def validate(self) -> None:
         """Raise :class:`~eomctl.core.errors.ConfigError` if an option is unknown or out of range."""
@@ -145,6 +154,8 @@ class SimulatorConfig:
             raise ConfigError(f"unknown thermal model '{self.thermal}'; choose 'isothermal' or 'lumped'")
         if self.limit_control not in ("controller", "search"):
             raise ConfigError(f"unknown limit_control '{self.limit_control}'; choose 'controller' or 'search'")
+        if self.plating_kinetics not in ("consistent", "pybamm"):
+            raise ConfigError(f"unknown plating_kinetics '{self.plating_kinetics}'; choose 'consistent' or 'pybamm'")
         if not (0 < self.rtol < 1 and 0 < self.atol < 1):
             raise ConfigError(f"tolerances must lie in (0, 1); got rtol={self.rtol}, atol={self.atol}")
         if not all(isinstance(flag, str) and flag.startswith("-") for flag in self.jit_flags):
@@ -152,6 +163,29 @@ class SimulatorConfig:
         for name, points in self.var_pts:
             if int(points) < 3:
                 raise ConfigError(f"mesh '{name}' needs at least 3 points; got {points}")
+
+
+@dataclass(frozen=True)
+class IrreversibleLoss:
+    """Lithium inventory lost so far, and the part of it no rest gives back (:meth:`CellSimulator.irreversible_loss`).
+
+    Attributes
+    ----------
+    lli_pct : float
+        Loss of lithium inventory now [% of the fresh cell's cyclable lithium].
+    irreversible_pct : float
+        What is still lost after an open-circuit rest of ``relax_s``: SEI, dead lithium, plated lithium that did not
+        strip back [%]. Never above ``lli_pct``.
+    recovered_ah : float
+        Plated lithium that stripped back into the graphite during the rest [A.h].
+    relax_s : float
+        Length of the rest [s].
+    """
+
+    lli_pct: float
+    irreversible_pct: float
+    recovered_ah: float
+    relax_s: float
 
 
 @dataclass(frozen=True)
@@ -278,7 +312,16 @@ class CellSimulator:
         values = self.cell.parameter_values.copy()
         if self.config.contact_resistance and "Contact resistance [Ohm]" not in values:
             values.update({"Contact resistance [Ohm]": 0.0}, check_already_exists=False)
+        if self._consistent_plating and plating.ACTIVATION_ENERGY not in values:
+            defaults = {plating.ACTIVATION_ENERGY: plating.DEFAULT_ACTIVATION_ENERGY_J_PER_MOL}
+            values.update(defaults, check_already_exists=False)
         return values
+
+    @property
+    def _consistent_plating(self) -> bool:
+        """Whether the model's plating runs the consistent kinetics (degradation on, a plating option, chosen)."""
+        cfg = self.config
+        return cfg.degradation and self.cell.plating_option is not None and cfg.plating_kinetics == "consistent"
 
     def _nominal_inputs(self) -> dict[str, float]:
         values = self._base_values
@@ -294,9 +337,12 @@ class CellSimulator:
         return nominal
 
     def _build_model(self) -> pybamm.BaseModel:
-        model = MODEL_CLASSES[self.config.model](self.options)
+        model = MODEL_CLASSES[self.config.model](self.options, build=False)
+        if self._consistent_plating:
+            plating.use_consistent_plating(model)
+        model.build_model()
         self._pybamm_options = model.options
-        check_parameters(self.cell, model)
+        check_parameters(self.cell, model, inputs=(CURRENT_INPUT, *plating.PARAMETER_NAMES))  # the latter defaulted
         values = self._base_values.copy()
         values.update({name: "[input]" for name in self.input_names[2:]}, check_already_exists=False)
 
@@ -877,6 +923,31 @@ class CellSimulator:
             state, total_q, elapsed = end, total_q + q, elapsed + length_s
             return self._commit(state, total_q, -float(state.inputs[0]), elapsed, self._end_reason(state, cutoff_a))
         return self._commit(state, total_q, -float(state.inputs[0]), elapsed, "time")
+
+    def irreversible_loss(self, relax_s: float = RELAXATION_S) -> IrreversibleLoss:
+        """Split the lithium inventory lost so far (LLI) into what a rest would give back and what is lost for good.
+
+        Plated lithium is partly reversible: at open circuit the anode potential rises above 0 V vs Li/Li+ and plated
+        lithium strips back into the graphite (the rest that follows any real charge), while some of it turns into
+        dead lithium. The irreversible loss is LLI now minus the plated lithium that strips back during an
+        open-circuit rest of ``relax_s`` seconds from the present state: SEI, dead lithium and the plated lithium
+        still left after the rest. The rest is integrated from a copy of the state (the simulator does not move);
+        the SEI the rest itself grows is not counted (it belongs to the rest, not to what came before). NaN if the
+        model has no degradation outputs or the rest cannot be integrated.
+        """
+        out = self._state.outputs
+        lli_pct = out.get("lli_pct", math.nan)
+        if "plating_ah" not in out or not math.isfinite(lli_pct):
+            return IrreversibleLoss(lli_pct, math.nan, math.nan, relax_s)
+        try:
+            rested, _ = self._integrate(self._state, 0.0, relax_s)
+        except RuntimeError:
+            return IrreversibleLoss(lli_pct, math.nan, math.nan, relax_s)
+        recovered_ah = max(out["plating_ah"] - rested.outputs["plating_ah"], 0.0)
+        # LLI [%] is relative to the cyclable lithium the particles held at the start of the cell's history.
+        lithium_0_ah = out["li_particles_ah"] / (1.0 - lli_pct / 100.0)
+        irreversible_pct = lli_pct - 100.0 * recovered_ah / lithium_0_ah
+        return IrreversibleLoss(lli_pct, irreversible_pct, recovered_ah, relax_s)
 
     def _soc(self, state: SimState) -> float:
         x0, x100 = self._window

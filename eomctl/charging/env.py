@@ -7,6 +7,7 @@ Physics and bookkeeping only: the cell model lives in :mod:`eomctl.cell.simulato
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -78,8 +79,10 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
     Scales: ``dt_s`` itself (the time term is ``w_time`` per full step); ``entropy_scale`` is the entropy of one
     step at full current (calibrated at build unless given), so steps cost 0.01-1 in entropy; ``lli_scale_pct`` is
     0.01 % for the LG M50 (a limited fast-charge step loses 0.002-0.007 % of its lithium there, mostly to plating).
-    dLLI is the net change, so partially reversible plating that is stripped again earns back its cost. Each term is
-    in ``info["reward_terms"]``.
+    dLLI is the net change of each step; at the episode's end (target reached or time limit) the plated lithium that an
+    open-circuit rest would strip back (``CellSimulator.irreversible_loss``, a 30 min rest) is credited, so an episode's
+    degradation terms sum to its *irreversible* lithium loss (SEI, dead lithium, lithium left plated), reported as
+    ``info["irreversible_lli_pct"]`` at that step. Each term is in ``info["reward_terms"]``.
 
     ## Starting State
     A relaxed cell at a uniform SOC and temperature. Initial SOC, ambient temperature (the cell starts at ambient),
@@ -114,6 +117,8 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
     * v0 (2026-11-25): the reward gains ``w_incomplete * shortfall`` at truncation (a policy that charged too slowly to
       finish scored better than one that finished).
     * v0 (2026-12-03): the observation is built by :mod:`eomctl.charging.observation` (the same values as before).
+    * v0 (2026-12-03): lithium plating follows consistent, Arrhenius kinetics (:mod:`eomctl.cell.plating`), and the
+      degradation term counts irreversible lithium loss (the recoverable plated lithium is credited at the end).
     """
 
     metadata: dict[str, Any] = {"render_modes": ["human", "rgb_array"], "render_fps": 4}  # noqa: RUF012
@@ -217,6 +222,7 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
             "soh": self._capacity_ah(inputs) / self.fresh_capacity_ah,
             "violations": 0,
             "start": result,
+            "lli_0_pct": result.degradation.get("lli_pct", 0.0),
         }
         info = self._info(result, result, terms={}, step_violations={}, lli_step_pct=0.0, done_flags=(False, False))
         self._frames = [self._frame(info)] if self.render_mode else []
@@ -279,7 +285,14 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
         truncated = not terminated and after.time_s >= sc.time_limit_s - 1e-9
         shortfall = (sc.target_soc - after.soc) / max(sc.target_soc - self._episode["soc_0"], 1e-9)
         terms["incomplete"] = -w.incomplete * max(shortfall, 0.0) * truncated
+        loss = self.sim.irreversible_loss() if (success or truncated) and "lli_pct" in after.degradation else None
+        if loss is not None and math.isfinite(loss.irreversible_pct):
+            # The degradation cost of a whole episode is its irreversible lithium loss: the plated lithium that a
+            # rest after the charge strips back is credited at the end (each step paid for its net LLI).
+            terms["degradation"] += w.degradation * (loss.lli_pct - loss.irreversible_pct) / w.lli_scale_pct
         info = self._info(before, after, terms, violations, lli_step_pct, (success, failed))
+        if loss is not None:
+            info["irreversible_lli_pct"] = loss.irreversible_pct - self._episode["lli_0_pct"]
         if self.render_mode:
             self._frames.append(self._frame(info))
         if self.render_mode == "human":

@@ -383,6 +383,7 @@ _SIMULATOR_FIELDS: dict[str, Parser] = {
     "var_pts": _mesh_points,
     # how enforced limits are kept: "controller" (one call per step) or "search" (the earlier path, to measure against)
     "limit_control": lambda where, raw: _choice(where, raw, ("controller", "search")),
+    "plating_kinetics": lambda where, raw: _choice(where, raw, ("consistent", "pybamm")),
     "few_calls": _flag,
 }
 

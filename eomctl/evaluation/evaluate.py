@@ -70,6 +70,7 @@ class EpisodeMetrics:
     peak_temperature_k: float
     min_anode_potential_v: float
     lli_pct: float
+    irreversible_lli_pct: float  # at the episode's end, after a 30 min rest (NaN after a solver failure)
     plating_ah: float
     sei_ah: float
     violations: int
@@ -132,6 +133,13 @@ def _totals(env: Any, start: dict[str, float]) -> dict[str, float]:
     return out
 
 
+def _irreversible_since(env: Any, start: Mapping[str, float]) -> float:
+    """Irreversible lithium loss [%] from reset to the episode's end (a policy may end it before the env does)."""
+    if env.sim.last.solver_failed or "lli_pct" not in start:
+        return math.nan
+    return env.sim.irreversible_loss().irreversible_pct - start["lli_pct"]
+
+
 def measure_episode(
     policy: Policy, env: gymnasium.Env[Any, Any], seed: int, record: bool = False
 ) -> tuple[EpisodeMetrics, list[dict[str, Any]] | None]:
@@ -178,6 +186,7 @@ def measure_episode(
         peak_temperature_k=float(peak_k),
         min_anode_potential_v=float(min_anode_v),
         lli_pct=end["lli_pct"],
+        irreversible_lli_pct=_irreversible_since(base, start),
         plating_ah=end["plating_ah"],
         sei_ah=end["sei_ah"],
         violations=int(info["violation_count"]),
@@ -295,6 +304,7 @@ def _pair(evaluation: PolicyEvaluation) -> dict[str, Any]:
         "charge_time_s": evaluation.mean("charge_time_s"),
         "entropy_j_per_k": evaluation.mean("entropy_j_per_k"),
         "lli_pct": evaluation.mean("lli_pct"),
+        "irreversible_lli_pct": evaluation.mean("irreversible_lli_pct"),
         "plating_ah": evaluation.mean("plating_ah"),
         "success_rate": evaluation.mean("reached_target"),
         **({"note": evaluation.note} if evaluation.note else {}),
@@ -391,6 +401,9 @@ def compare(
             "policy_charge_time_s": mine["charge_time_s"],
             "entropy_reduction_pct": _reduction_pct(theirs["entropy_j_per_k"], mine["entropy_j_per_k"]),
             "lli_reduction_pct": _reduction_pct(theirs["lli_pct"], mine["lli_pct"]),
+            "irreversible_lli_reduction_pct": _reduction_pct(
+                theirs["irreversible_lli_pct"], mine["irreversible_lli_pct"]
+            ),
             "plating_reduction_pct": _reduction_pct(theirs["plating_ah"], mine["plating_ah"]),
         },
         references=references if references is not None else reference_evaluations(built, episodes, seed),
@@ -415,7 +428,10 @@ def optimal_bound_gap(env: gymnasium.Env[Any, Any], headline: dict[str, Any]) ->
     }
 
 
-TABLE_COLUMNS = ("label", "policy", "charge_time_s", "entropy_j_per_k", "lli_pct", "plating_ah", "success_rate")
+TABLE_COLUMNS = (
+    "label", "policy", "charge_time_s", "entropy_j_per_k", "lli_pct", "irreversible_lli_pct", "plating_ah",
+    "success_rate",
+)  # fmt: skip
 
 
 def table_rows(record: Comparison) -> list[dict[str, Any]]:
@@ -439,12 +455,15 @@ def table_rows(record: Comparison) -> list[dict[str, Any]]:
 
 def format_table(records: Sequence[Comparison], references: Mapping[str, Mapping[str, Any]]) -> str:
     """A compact text table: each policy, its matched-time CC-CV and the references, entropy next to time."""
-    lines = [f"{'policy':<44} {'t_charge [s]':>12} {'Sigma [J/K]':>11} {'LLI [%]':>8} {'success':>7}  vs CC-CV"]
+    lines = [
+        f"{'policy':<44} {'t_charge [s]':>12} {'Sigma [J/K]':>11} {'LLI [%]':>8} {'irrev [%]':>9} {'success':>7}  "
+        "vs CC-CV"
+    ]
 
     def row(pair: Mapping[str, Any], extra: str = "") -> str:
         return (
             f"{pair['policy'][:44]:<44} {pair['charge_time_s']:>12.0f} {pair['entropy_j_per_k']:>11.3f} "
-            f"{pair['lli_pct']:>8.4f} {pair['success_rate']:>7.0%}  {extra}"
+            f"{pair['lli_pct']:>8.4f} {pair['irreversible_lli_pct']:>9.4f} {pair['success_rate']:>7.0%}  {extra}"
         )
 
     for record in records:
@@ -452,7 +471,8 @@ def format_table(records: Sequence[Comparison], references: Mapping[str, Mapping
         lines.append(
             row(
                 record.headline,
-                f"Sigma {-m['entropy_reduction_pct']:+.2f} %, LLI {-m['lli_reduction_pct']:+.2f} % vs matched",
+                f"Sigma {-m['entropy_reduction_pct']:+.2f} %, LLI {-m['lli_reduction_pct']:+.2f} %, irreversible "
+                f"{-m['irreversible_lli_reduction_pct']:+.2f} % vs matched",
             )
         )
         lines.append(row(m, f"matched time ({m['rate_c']:.3f}C) {m.get('note', '')}"))

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from eomctl.cell.catalogue import load_cell
-from eomctl.cell.simulator import CellSimulator, SimState, SimulatorConfig
+from eomctl.cell.simulator import CellSimulator, PlatingKinetics, SimState, SimulatorConfig
 from eomctl.charging.scenarios import load_scenario
 from eomctl.core.constants import KELVIN_OFFSET, SECONDS_PER_HOUR
 from eomctl.core.errors import CheckpointError, ConfigError, MissingParameterError
@@ -147,6 +147,9 @@ class LifetimeConfig:
         than the factor (measured at x100: about x3 at 0 C). 1: unaccelerated.
     compile : bool or None
         JIT-compile the integrator (see :class:`~eomctl.cell.simulator.SimulatorConfig`).
+    plating_kinetics : {"consistent", "pybamm"}
+        Lithium plating rate law (see :class:`~eomctl.cell.simulator.SimulatorConfig`); "pybamm" reproduces PyBaMM's
+        own model, e.g. to validate against its Experiment cycling.
     """
 
     policy: str = "cccv:rate=1C,vmax=4.2,cutoff=C/20"
@@ -169,6 +172,7 @@ class LifetimeConfig:
     cell_overrides: tuple[tuple[str, float], ...] = ()
     aging_acceleration: float = 1.0
     compile: bool | None = None
+    plating_kinetics: PlatingKinetics = "consistent"
 
     def validate(self) -> None:
         """Raise :class:`~eomctl.core.errors.ConfigError` for values out of range."""
@@ -228,7 +232,12 @@ def build_simulator(config: LifetimeConfig) -> CellSimulator:
     cell = load_cell(config.cell)
     overrides = accelerated_rates(cell.parameter_values, config.aging_acceleration)
     cell = with_overrides(cell, {**overrides, **dict(config.cell_overrides)})
-    options: dict[str, Any] = {"model": config.model, "degradation": True, "compile": config.compile}
+    options: dict[str, Any] = {
+        "model": config.model,
+        "degradation": True,
+        "compile": config.compile,
+        "plating_kinetics": config.plating_kinetics,
+    }
     if config.loss_of_active_material is not False:
         try:
             return CellSimulator(cell, SimulatorConfig(loss_of_active_material=True, **options))

@@ -5,6 +5,7 @@ The parts, in running order (:data:`PARTS`):
 | part | what | module of :mod:`eomctl.reproduce` |
 |---|---|---|
 | ``performance`` | eomctl against PyBaMM: ms per step, env steps per second (:mod:`eomctl.bench`) | here |
+| ``plating`` | plating rate law; plated and irreversible lithium of CC-CV charges by C-rate and ambient | plating |
 | ``protocols`` | CC-CV at 0.5C / 1C / 2C and other baselines, NMC and LFP, vs matched-time CC-CV | charging |
 | ``pareto`` | the charge-time / entropy / LLI Pareto manifold and the EEZ | charging |
 | ``policy`` | a trained policy (:data:`POLICY_FILES`) vs matched-time and standard-rate CC-CV | charging |
@@ -44,6 +45,7 @@ from eomctl.reproduce.part import (
     Part,
     PartResult,
 )
+from eomctl.reproduce.plating import plating_part
 
 
 # ------------------------------------------------------------------------------------------------ performance
@@ -219,6 +221,14 @@ PARTS: tuple[Part, ...] = (
         quick_budget="SPMe case only, 60 steps x 30 s, 2 repeats; env: 20 steps, 2 envs",
         full_budget="SPM, SPMe, SPMe+SEI+plating, 200 steps x 30 s, 3 repeats; env: 40 steps, 2/4/8 envs",
         exclusive=True,  # timings: never beside another part
+    ),
+    Part(
+        "plating",
+        "Lithium plating: the rate law, and what CC-CV charges plate and lose for good",
+        plating_part,
+        quick_budget="rate law; CC-CV at 1C and 2C, -10 / 0 / 10 / 25 C; guarded 0 C at 0.5 / 1 / 1.5C; both laws",
+        full_budget="rate law; CC-CV at 0.5-3C, -10 / 0 / 10 / 25 C; guarded 0 C at 0.5 / 1 / 1.5C; both laws",
+        inputs=("eomctl/data/cells/lgm50.yaml",),
     ),
     Part(
         "protocols",

@@ -443,9 +443,10 @@ def test_charge_until_ends_on_its_condition(lgm50_limits: dict[str, CellSimulato
     sim = lgm50_limits["controller"]
     sim.reset(soc=0.2)
     to_soc = sim.charge_until(10.0, 10_000.0, v_max_v=4.2, cutoff_a=0.25, target_soc=0.6)
-    assert to_soc.stop_reason == "soc" and to_soc.soc == pytest.approx(0.6, abs=1e-6)
+    assert to_soc.stop_reason == "soc" and to_soc.soc == pytest.approx(0.6, abs=1e-5)
     to_cutoff = sim.charge_until(10.0, 20_000.0, v_max_v=4.2, cutoff_a=0.25)
-    assert to_cutoff.stop_reason == "cutoff" and to_cutoff.current_a == pytest.approx(0.25, rel=1e-4)
+    # The end is found to PHASE_FTOL: the cut-off current within 0.1 %.
+    assert to_cutoff.stop_reason == "cutoff" and to_cutoff.current_a == pytest.approx(0.25, rel=1e-3)
     assert to_cutoff.voltage_v == pytest.approx(4.2, abs=1e-5)
     sim.reset(soc=0.2)
     timed = sim.charge_until(2.0, 300.0, v_max_v=4.2, cutoff_a=0.25)
