@@ -73,6 +73,7 @@ MAX_CHUNK_S = 120.0  # longest single integrator call of a constant-current step
 MAX_PHASE_CHUNK_S = 1800.0  # longest single integrator call of a controlled charge phase [s]
 PHASE_AIM = 1.1  # a controlled phase's next call runs this multiple of the time its end is predicted in
 RELAXATION_S = 1800.0  # rest after which plated lithium not stripped back counts as lost (irreversible_loss)
+STEPPED_FALLBACK_S = 30.0  # a controlled phase whose calls fail this short goes on in limited steps this long
 PHASE_FTOL = 1e-3  # a phase's end: |progress| below this (current within 0.1 % of its cut-off, SOC within 1e-5)
 SOC_PROGRESS_SCALE = 100.0  # weight of the SOC still to go against log(I / I_cut) in a phase's end condition
 
@@ -858,9 +859,12 @@ class CellSimulator:
         if f_start <= 0:
             return self._commit(state, total_q, -float(state.inputs[0]), 0.0, self._end_reason(state, cutoff_a))
         chunk_s, rate_per_s = MAX_PHASE_CHUNK_S, 0.0
-        if self.constant_first(state, self._start_current(state, limits), limits):
+        no_anode_limit = limits[2] <= NO_LIMIT["anode_min_v"]
+        if no_anode_limit and self.constant_first(state, self._start_current(state, limits), limits):
             # Constant current until a limit binds: CVODES calls of a constant-current step, which cost less than the
-            # controlled DAE's; the controller takes over from the last call that ended inside every limit.
+            # controlled DAE's; the controller takes over from the last call that ended inside every limit. Only
+            # without an anode-potential limit: under a constant current in the cold the anode potential dips and
+            # recovers as the cell warms, so a long call can end inside that limit having crossed it.
             while max_s - elapsed > 1e-9:
                 length_s = self._chunk_s(state, limits[0], max_s - elapsed)
                 if rate_per_s > 0:
@@ -901,10 +905,13 @@ class CellSimulator:
             try:
                 end, q = self._integrate_controlled(state, limits, length_s)
             except RuntimeError:
-                if length_s <= 1.0:
-                    return self._failed()
-                chunk_s = 0.25 * length_s  # a long call left the physical range: shorter ones from here
-                continue
+                if length_s > STEPPED_FALLBACK_S:
+                    chunk_s = 0.25 * length_s  # a long call left the physical range: shorter ones from here
+                    continue
+                # Short controlled calls fail too (IDAS near the onset of the temperature limit): the rest of the
+                # phase in limited steps, which fall back on the constant-current search as the env's steps do.
+                self._commit(state, total_q, -float(state.inputs[0]), elapsed, "time")
+                return self._stepped_phase(limits, max_s - elapsed, cutoff_a, soc_goal)
             f_end = progress(end)
             if f_end > 0:
                 rate_per_s = (f_start - f_end) / length_s
@@ -948,6 +955,39 @@ class CellSimulator:
         lithium_0_ah = out["li_particles_ah"] / (1.0 - lli_pct / 100.0)
         irreversible_pct = lli_pct - 100.0 * recovered_ah / lithium_0_ah
         return IrreversibleLoss(lli_pct, irreversible_pct, recovered_ah, relax_s)
+
+    def _stepped_phase(self, limits: Limits, max_s: float, cutoff_a: float, soc_goal: float) -> StepResult:
+        """The rest of a controlled phase (:meth:`charge_until`) in :meth:`step_limited` steps of
+        ``STEPPED_FALLBACK_S``, until the current falls to ``cutoff_a`` (recognised at a step's end, as the env does),
+        the SOC reaches ``soc_goal`` (the step that passes it is run again, shortened to where the SOC, about linear
+        in time within a step, reaches it) or ``max_s`` has passed."""
+        current_max_a = limits[0]
+        v_max, anode_min, t_max = (None if v == NO_LIMIT[k] else v for k, v in zip(NO_LIMIT, limits[1:], strict=True))
+
+        def step(dt_s: float) -> StepResult:
+            return self.step_limited(current_max_a, dt_s, v_max_v=v_max, anode_min_v=anode_min, t_max_k=t_max)
+
+        start, elapsed, reason = self.last, 0.0, "time"
+        while max_s - elapsed > 1e-9:
+            before, saved = self.last, self.state
+            taken = step(min(STEPPED_FALLBACK_S, max_s - elapsed))
+            if taken.solver_failed:
+                return taken
+            if taken.soc >= soc_goal and taken.soc > before.soc:
+                self.restore(saved)
+                fraction = (soc_goal - before.soc) / (taken.soc - before.soc)
+                taken = step(max(fraction * taken.duration_s, 1e-3))
+                if taken.solver_failed:
+                    return taken
+                elapsed += taken.duration_s
+                reason = "soc"
+                break
+            elapsed += taken.duration_s
+            if cutoff_a > 0 and taken.current_a <= cutoff_a:
+                reason = "cutoff"
+                break
+        end = self.last
+        return dataclasses.replace(end, duration_s=end.time_s - start.time_s, stop_reason=reason)
 
     def _soc(self, state: SimState) -> float:
         x0, x100 = self._window

@@ -13,6 +13,7 @@ by side: eomctl's consistent, Arrhenius kinetics (:mod:`eomctl.cell.plating`) an
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from eomctl.cell import plating
 from eomctl.cell.catalogue import load_cell
-from eomctl.cell.simulator import CellSimulator, PlatingKinetics, SimulatorConfig
+from eomctl.cell.simulator import CellSimulator, PlatingKinetics, SimulatorConfig, StepResult
 from eomctl.core.constants import KELVIN_OFFSET, SECONDS_PER_HOUR
 from eomctl.plotting.plating import plot_charges, plot_rate_law
 from eomctl.reproduce.part import KeyNumber, PartResult, flat_text
@@ -29,7 +30,7 @@ CELL = "LGM50"
 TEMPERATURES_C = (-10.0, 0.0, 10.0, 25.0)
 RATES_C = {True: (1.0, 2.0), False: (0.5, 1.0, 1.5, 2.0, 3.0)}  # quick, full
 GUARDED_RATES_C = (0.5, 1.0, 1.5)
-SOC_START, SOC_END, V_MAX_V, T_MAX_K = 0.1, 0.8, 4.2, 318.15
+SOC_START, SOC_END, V_MAX_V, T_MAX_K, STEP_S = 0.1, 0.8, 4.2, 318.15, 30.0
 KINETICS: tuple[PlatingKinetics, ...] = ("consistent", "pybamm")
 
 TEXT = """
@@ -73,24 +74,42 @@ def rate_law_rows() -> list[dict[str, Any]]:
 
 
 def _charge(sim: CellSimulator, ambient_c: float, rate_c: float, anode_min_v: float | None) -> dict[str, Any]:
-    """One CC-CV charge from SOC_START to SOC_END as one controlled phase; what it plated and lost."""
-    sim.reset(soc=SOC_START, ambient_k=ambient_c + KELVIN_OFFSET)
+    """One CC-CV charge from SOC_START to SOC_END; what it plated and lost (NaN if the solver failed).
+
+    Run as one controlled phase; if that fails, again in the env's 30 s limited steps (the last one cut at the
+    target, SOC being about linear within a step).
+    """
     current_a = rate_c * sim.cell.capacity_ah
+
+    def limited(dt_s: float) -> StepResult:
+        return sim.step_limited(current_a, dt_s, v_max_v=V_MAX_V, anode_min_v=anode_min_v, t_max_k=T_MAX_K)
+
+    sim.reset(soc=SOC_START, ambient_k=ambient_c + KELVIN_OFFSET)
     end = sim.charge_until(current_a, 4 * SECONDS_PER_HOUR, v_max_v=V_MAX_V, anode_min_v=anode_min_v,
                            t_max_k=T_MAX_K, target_soc=SOC_END)  # fmt: skip
-    loss = sim.irreversible_loss()
+    path = "phase"
+    if end.solver_failed:
+        sim.reset(soc=SOC_START, ambient_k=ambient_c + KELVIN_OFFSET)
+        end, path = sim.last, "steps"
+        while end.soc < SOC_END and not end.solver_failed and end.time_s < 4 * SECONDS_PER_HOUR:
+            before, saved = end, sim.state
+            end = limited(STEP_S)
+            if end.soc > SOC_END > before.soc:
+                sim.restore(saved)
+                end = limited(STEP_S * (SOC_END - before.soc) / (end.soc - before.soc))
+    nan = math.nan
+    loss = sim.irreversible_loss() if not end.solver_failed else None
     return {
         "ambient_c": ambient_c,
         "rate_c": rate_c,
-        "charge_time_s": end.time_s,
-        "reached_soc": end.soc,
-        "solver_failed": int(end.solver_failed),
-        "plating_ah": end.degradation["plating_ah"],
-        "sei_ah": end.degradation["sei_ah"],
-        "lli_pct": loss.lli_pct,
-        "irreversible_lli_pct": loss.irreversible_pct,
-        "recovered_ah": loss.recovered_ah,
-        "peak_temperature_k": end.temperature_k,
+        "path": path if not end.solver_failed else "failed",
+        "charge_time_s": end.time_s if loss else nan,
+        "plating_ah": end.degradation["plating_ah"] if loss else nan,
+        "sei_ah": end.degradation["sei_ah"] if loss else nan,
+        "lli_pct": loss.lli_pct if loss else nan,
+        "irreversible_lli_pct": loss.irreversible_pct if loss else nan,
+        "recovered_ah": loss.recovered_ah if loss else nan,
+        "peak_temperature_k": end.temperature_k if loss else nan,
     }
 
 
