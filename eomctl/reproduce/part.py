@@ -88,6 +88,9 @@ class Part:
         Files (relative to the repository root) whose content enters the fingerprint, e.g. a policy file.
     exclusive : bool
         Run alone in this process (timings, or a part that runs its own parallel sweep), never in a worker pool.
+    checkpoints : tuple of str
+        The part's own resumable checkpoints (file names in its folder): a run without ``resume`` deletes them first,
+        so a part run afresh never takes points an earlier version of the code computed.
     """
 
     name: str
@@ -98,3 +101,4 @@ class Part:
     version: str = "1"
     inputs: tuple[str, ...] = ()
     exclusive: bool = False
+    checkpoints: tuple[str, ...] = ()

@@ -246,6 +246,7 @@ PARTS: tuple[Part, ...] = (
         full_budget="full grid (22 protocols), 1 episode each, optimal-control bound at 5 budgets",
         inputs=("envs/FastCharge.yaml",),
         exclusive=True,  # runs its own parallel sweep
+        checkpoints=("sweep_checkpoint.json",),
     ),
     Part(
         "policy",
@@ -263,6 +264,7 @@ PARTS: tuple[Part, ...] = (
         full_budget="PPO, matched CC-CV and CC-CV 1C, all aging rates x300, fast mode, RPT every 50 cycles, cap 2000",
         inputs=(LIFE_POLICY,),
         version="3",  # the key number says when the charge times could not be matched
+        checkpoints=("ppo.ckpt.json", "cccv.ckpt.json", "cccv_1C.ckpt.json"),
     ),
     Part(
         "analytics",
@@ -278,6 +280,7 @@ PARTS: tuple[Part, ...] = (
         prognostics_part,
         quick_budget="6 simulated cells (fleet scores meaningless) + the real 44-cell set",
         full_budget="24 simulated cells (NMC + LFP, 10/25/40 C, 1C/2C, spread) to 80 % SOH + the real 44-cell set",
+        checkpoints=("fleet_checkpoint.json",),
     ),
     Part(
         "bridge",
@@ -308,6 +311,7 @@ PARTS: tuple[Part, ...] = (
         cold_life_part,
         quick_budget="CC-CV 2C, all degradation rates x1000, RPT every 50 cycles, fast mode, cap 250",
         full_budget="CC-CV 2C, all degradation rates x300, RPT every 100 cycles, fast mode",
+        checkpoints=("sweep.ckpt.json",),
     ),
 )
 

@@ -192,6 +192,9 @@ def reproduce(
             records[part.name] = {**done, "resumed": True}
         else:
             todo.append(part)
+            if not resume:
+                for name in part.checkpoints:
+                    (out / part.name / name).unlink(missing_ok=True)
     pooled = [p for p in todo if not p.exclusive and registered().get(p.name) is p and executor != "serial"]
     for part in (p for p in todo if p not in pooled):
         records[part.name] = run_part(part, out, quick, executor)

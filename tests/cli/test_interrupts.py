@@ -26,10 +26,23 @@ from eomctl.core.io import read_csv
 COMPILER = shutil.which("cc") is not None or shutil.which("gcc") is not None
 
 
+def _as_from_a_terminal() -> None:
+    """In the child before it runs the command: SIGINT delivered and handled by default, as a shell starts a command.
+
+    A blocked or ignored signal is inherited across fork and exec, and a test worker is not a shell. With the whole
+    suite on two workers the commands started here sometimes never saw the Ctrl-C (a 120 s timeout, or a run that
+    finished with exit 0) while these tests passed on their own: a SIGINT left blocked or ignored in the worker by
+    something earlier is the one cause we know that fits, so the child starts from a terminal's signal state.
+    """
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(args: Sequence[str], cwd: Path, tmpdir: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "TMPDIR": str(tmpdir)}  # where JIT folders would be left
     command = [sys.executable, "-m", "eomctl.cli.main", *args]
-    return subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_as_from_a_terminal)  # fmt: skip
 
 
 def _wait_for(condition: Callable[[], bool], proc: subprocess.Popen[str], timeout_s: float = 240.0) -> None:

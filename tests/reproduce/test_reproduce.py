@@ -51,6 +51,24 @@ def _skips(out_dir: Path, quick: bool, executor: str) -> PartResult:
     raise PartSkipped("no stand-in input file")
 
 
+def test_a_fresh_run_drops_the_parts_own_checkpoints(tmp_path: Path) -> None:
+    """Without resume a part's own checkpoints are deleted before it runs (a sweep checkpoint would otherwise hand an
+    earlier version's points to the new run); with resume they are kept for the part to continue from."""
+    seen: list[bool] = []
+
+    def part_function(out_dir: Path, quick: bool, executor: str) -> PartResult:
+        seen.append((out_dir / "sweep.ckpt.json").is_file())
+        (out_dir / "sweep.ckpt.json").write_text("{}", encoding="utf-8")
+        return PartResult("stand-in", [_png(out_dir / "standin.png")])
+
+    part = Part("performance", "Stand-in", part_function, checkpoints=("sweep.ckpt.json",))
+    (tmp_path / "performance").mkdir()
+    (tmp_path / "performance" / "sweep.ckpt.json").write_text("{}", encoding="utf-8")
+    reproduce([part], tmp_path, quick=True, resume=True, executor="serial")
+    reproduce([part], tmp_path, quick=True, resume=False, executor="serial")
+    assert seen == [True, False]
+
+
 def test_resume_skips_completed_parts(tmp_path: Path) -> None:
     standin = StandIn()
     part = Part("performance", "Stand-in", standin, quick_budget="stand-in")
