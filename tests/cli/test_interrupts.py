@@ -58,7 +58,12 @@ def _wait_for(condition: Callable[[], bool], proc: subprocess.Popen[str], timeou
 
 def _interrupt(proc: subprocess.Popen[str]) -> tuple[int, str]:
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=120)
+    try:
+        _, stderr = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # never leave the command running after the test
+        proc.communicate()
+        pytest.fail("the command did not stop within 120 s of SIGINT")
     return proc.returncode, stderr
 
 
