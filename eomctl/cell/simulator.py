@@ -74,6 +74,7 @@ MAX_PHASE_CHUNK_S = 1800.0  # longest single integrator call of a controlled cha
 PHASE_AIM = 1.1  # a controlled phase's next call runs this multiple of the time its end is predicted in
 RELAXATION_S = 1800.0  # rest after which plated lithium not stripped back counts as lost (irreversible_loss)
 STEPPED_FALLBACK_S = 30.0  # a controlled phase whose calls fail this short goes on in limited steps this long
+CV_REACHED_V = 5e-3  # a charge is in its CV phase once the voltage is this close to its limit (as CC-CV's done())
 PHASE_FTOL = 1e-3  # a phase's end: |progress| below this (current within 0.1 % of its cut-off, SOC within 1e-5)
 SOC_PROGRESS_SCALE = 100.0  # weight of the SOC still to go against log(I / I_cut) in a phase's end condition
 
@@ -851,7 +852,10 @@ class CellSimulator:
         def progress(state: SimState, current_a: float | None = None) -> float:
             """Positive before the end condition, zero at it, negative past it (decreasing through a phase)."""
             current_a = -float(state.inputs[0]) if current_a is None else current_a
-            by_current = math.log(max(current_a, 1e-12) / cutoff_a) if cutoff_a > 0 else math.inf
+            # The cut-off ends a CV phase: it counts only while the voltage limit holds the current. A current held
+            # below it by another limit (a cell at its temperature limit gets 0 A) is not the end of a charge.
+            at_voltage_limit = state.outputs["voltage_v"] >= limits[1] - CV_REACHED_V
+            by_current = math.log(max(current_a, 1e-12) / cutoff_a) if cutoff_a > 0 and at_voltage_limit else math.inf
             return min(by_current, SOC_PROGRESS_SCALE * (soc_goal - self._soc(state)))
 
         state, total_q, elapsed = self._state, np.zeros(len(self.quadrature_names)), 0.0
@@ -983,7 +987,7 @@ class CellSimulator:
                 reason = "soc"
                 break
             elapsed += taken.duration_s
-            if cutoff_a > 0 and taken.current_a <= cutoff_a:
+            if cutoff_a > 0 and taken.current_a <= cutoff_a and taken.voltage_v >= limits[1] - CV_REACHED_V:
                 reason = "cutoff"
                 break
         end = self.last

@@ -457,6 +457,17 @@ def test_charge_until_ends_on_its_condition(lgm50_limits: dict[str, CellSimulato
         CellSimulator(load_cell("Chen2020"), search).charge_until(1.0, 10.0)
 
 
+def test_a_cut_off_ends_only_a_cv_phase(lgm50_limits: dict[str, CellSimulator]) -> None:
+    """A current held below the cut-off by another limit is not the end of a charge: a cell above its temperature
+    limit gets 0 A from the controller, and the phase waits for the time given instead of ending as "cutoff" (an aged
+    cell at 45 C once ended its CC-CV charges after 180 s that way)."""
+    sim = lgm50_limits["controller"]
+    sim.reset(soc=0.3, ambient_k=300.0)
+    held = sim.charge_until(10.0, 600.0, v_max_v=4.2, t_max_k=299.0, cutoff_a=0.25)
+    assert held.stop_reason == "time" and held.duration_s == pytest.approx(600.0)
+    assert held.current_a < 0.25 and held.soc == pytest.approx(0.3, abs=1e-3)
+
+
 def test_a_phase_whose_controlled_calls_fail_goes_on_in_limited_steps(
     lgm50_limits: dict[str, CellSimulator], monkeypatch: pytest.MonkeyPatch
 ) -> None:
