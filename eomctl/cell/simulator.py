@@ -854,8 +854,10 @@ class CellSimulator:
             current_a = -float(state.inputs[0]) if current_a is None else current_a
             # The cut-off ends a CV phase: it counts only while the voltage limit holds the current. A current held
             # below it by another limit (a cell at its temperature limit gets 0 A) is not the end of a charge.
-            at_voltage_limit = state.outputs["voltage_v"] >= limits[1] - CV_REACHED_V
-            by_current = math.log(max(current_a, 1e-12) / cutoff_a) if cutoff_a > 0 and at_voltage_limit else math.inf
+            # (Kept finite and positive off the voltage limit, so that the root search keeps its bracket.)
+            by_current = math.log(max(current_a, 1e-12) / cutoff_a) if cutoff_a > 0 else math.inf
+            if state.outputs["voltage_v"] < limits[1] - CV_REACHED_V:
+                by_current = max(by_current, 10 * PHASE_FTOL)
             return min(by_current, SOC_PROGRESS_SCALE * (soc_goal - self._soc(state)))
 
         state, total_q, elapsed = self._state, np.zeros(len(self.quadrature_names)), 0.0
