@@ -120,3 +120,10 @@ def test_colder_plates_more_and_loses_more_for_good(sims: dict[str, CellSimulato
         lost.append(loss.irreversible_pct)
     assert np.all(np.diff(plated[:3]) < 0) and plated[2] > 1e-2 and abs(plated[3]) < 1e-9, plated
     assert np.all(np.diff(lost) < 0), lost
+
+
+def test_an_unknown_plating_law_is_a_clear_error() -> None:
+    from eomctl.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown plating_kinetics 'okane'; choose 'consistent' or 'pybamm'"):
+        SimulatorConfig(plating_kinetics="okane").validate()  # type: ignore[arg-type]
