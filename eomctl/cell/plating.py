@@ -33,6 +33,7 @@ under :data:`ACTIVATION_ENERGY`; ``T_ref`` is 25 C, where O'Kane's rate constant
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pybamm
@@ -52,13 +53,7 @@ def arrhenius(temperature_k: Any, activation_j_per_mol: Any) -> Any:
     """``exp(E_a / R (1 / T_ref - 1 / T))``: 1 at 25 C, below 1 colder (numbers or PyBaMM symbols)."""
     r = pybamm.constants.R.value
     exponent = activation_j_per_mol / r * (1.0 / REFERENCE_TEMPERATURE_K - 1.0 / temperature_k)
-    return pybamm.exp(exponent) if isinstance(exponent, pybamm.Symbol) else _exp(exponent)
-
-
-def _exp(value: float) -> float:
-    import math
-
-    return math.exp(value)
+    return pybamm.exp(exponent) if isinstance(exponent, pybamm.Symbol) else math.exp(exponent)
 
 
 def net_stripping_current(
@@ -69,7 +64,7 @@ def net_stripping_current(
     Works on PyBaMM symbols (the model) and on floats (tests, figures).
     """
     symbolic = isinstance(eta_v, pybamm.Symbol)
-    exp = pybamm.exp if symbolic else _exp
+    exp = pybamm.exp if symbolic else math.exp
     f_rt = pybamm.constants.F.value / (pybamm.constants.R.value * temperature_k)
     bv = exp(alpha_stripping * f_rt * eta_v) - exp(-alpha_plating * f_rt * eta_v)
     if symbolic:
@@ -83,7 +78,8 @@ def okane_net_stripping_current(
 ) -> float:  # fmt: skip
     """PyBaMM's (O'Kane's) net stripping current density [A/m2] at the same inputs, for comparison."""
     f_rt = pybamm.constants.F.value / (pybamm.constants.R.value * temperature_k)
-    return j0_stripping * _exp(alpha_stripping * f_rt * eta_v) - j0_plating * _exp(-alpha_plating * f_rt * eta_v)
+    anodic, cathodic = math.exp(alpha_stripping * f_rt * eta_v), math.exp(-alpha_plating * f_rt * eta_v)
+    return j0_stripping * anodic - j0_plating * cathodic
 
 
 def exchange_currents(
