@@ -917,7 +917,7 @@ class CellSimulator:
                 # Short controlled calls fail too (IDAS near the onset of the temperature limit): the rest of the
                 # phase in limited steps, which fall back on the constant-current search as the env's steps do.
                 self._commit(state, total_q, -float(state.inputs[0]), elapsed, "time")
-                return self._stepped_phase(limits, max_s - elapsed, cutoff_a, soc_goal)
+                return self._stepped_phase(limits, max_s - elapsed, cutoff_a, soc_goal, state.time_s - elapsed)
             f_end = progress(end)
             if f_end > 0:
                 rate_per_s = (f_start - f_end) / length_s
@@ -962,18 +962,21 @@ class CellSimulator:
         irreversible_pct = lli_pct - 100.0 * recovered_ah / lithium_0_ah
         return IrreversibleLoss(lli_pct, irreversible_pct, recovered_ah, relax_s)
 
-    def _stepped_phase(self, limits: Limits, max_s: float, cutoff_a: float, soc_goal: float) -> StepResult:
+    def _stepped_phase(
+        self, limits: Limits, max_s: float, cutoff_a: float, soc_goal: float, phase_start_s: float
+    ) -> StepResult:
         """The rest of a controlled phase (:meth:`charge_until`) in :meth:`step_limited` steps of
         ``STEPPED_FALLBACK_S``, until the current falls to ``cutoff_a`` (recognised at a step's end, as the env does),
         the SOC reaches ``soc_goal`` (the step that passes it is run again, shortened to where the SOC, about linear
-        in time within a step, reaches it) or ``max_s`` has passed."""
+        in time within a step, reaches it) or ``max_s`` has passed. The result's ``duration_s`` runs from
+        ``phase_start_s``, the start of the whole phase."""
         current_max_a = limits[0]
         v_max, anode_min, t_max = (None if v == NO_LIMIT[k] else v for k, v in zip(NO_LIMIT, limits[1:], strict=True))
 
         def step(dt_s: float) -> StepResult:
             return self.step_limited(current_max_a, dt_s, v_max_v=v_max, anode_min_v=anode_min, t_max_k=t_max)
 
-        start, elapsed, reason = self.last, 0.0, "time"
+        elapsed, reason = 0.0, "time"
         while max_s - elapsed > 1e-9:
             before, saved = self.last, self.state
             taken = step(min(STEPPED_FALLBACK_S, max_s - elapsed))
@@ -993,7 +996,7 @@ class CellSimulator:
                 reason = "cutoff"
                 break
         end = self.last
-        return dataclasses.replace(end, duration_s=end.time_s - start.time_s, stop_reason=reason)
+        return dataclasses.replace(end, duration_s=end.time_s - phase_start_s, stop_reason=reason)
 
     def _soc(self, state: SimState) -> float:
         x0, x100 = self._window
