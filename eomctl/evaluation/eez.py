@@ -8,7 +8,7 @@ so charge time is the dominant lever and a protocol is judged by where it sits a
 |---|---|---|
 | charge time to the target SOC | ``charge_time_s`` | s |
 | entropy produced, Sigma | ``entropy_j_per_k`` | J/K |
-| degradation per charge, loss of lithium inventory | ``lli_pct`` | % |
+| degradation per charge: lithium lost for good (LLI after a 30 min rest) | ``irreversible_lli_pct`` | % |
 
 The EEZ is the near-Pareto region: the points within a small relative slack of some front point (epsilon-dominance,
 Laumanns et al. 2002, doi:10.1162/106365602760234108).
@@ -25,7 +25,10 @@ import numpy as np
 from eomctl.core.errors import ConfigError
 from eomctl.core.resources import DATA_DIR
 
-OBJECTIVES: tuple[str, ...] = ("charge_time_s", "entropy_j_per_k", "lli_pct")
+# The degradation objective is the irreversible lithium loss, not LLI at the charge's end: most end-of-charge LLI in a
+# cold charge is plated lithium that strips back in the rest that follows any real charge, so an end-of-charge figure
+# would favour a profile that ends gently over one that plates less (docs/plating.md).
+OBJECTIVES: tuple[str, ...] = ("charge_time_s", "entropy_j_per_k", "irreversible_lli_pct")
 
 
 # Default EEZ slack per objective, relative (see :func:`eez_distance` for why these values).

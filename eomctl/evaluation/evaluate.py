@@ -133,11 +133,14 @@ def _totals(env: Any, start: dict[str, float]) -> dict[str, float]:
     return out
 
 
-def _irreversible_since(env: Any, start: Mapping[str, float]) -> float:
-    """Irreversible lithium loss [%] from reset to the episode's end (a policy may end it before the env does)."""
-    if env.sim.last.solver_failed or "lli_pct" not in start:
+def _irreversible_at(env: Any, lli_at_charge_time_pct: float) -> float:
+    """Irreversible lithium loss [%] of the episode at the charge time: its LLI there minus the plated lithium a rest
+    gives back, evaluated at the episode's end (the step that crossed the target, or a policy's own end), so that it
+    is taken at the same moment as LLI and never exceeds it (the recoverable part cannot be negative)."""
+    if env.sim.last.solver_failed or "lli_pct" not in env.sim.last.degradation:
         return math.nan
-    return env.sim.irreversible_loss().irreversible_pct - start["lli_pct"]
+    loss = env.sim.irreversible_loss()
+    return lli_at_charge_time_pct - max(loss.lli_pct - loss.irreversible_pct, 0.0)
 
 
 def measure_episode(
@@ -186,7 +189,7 @@ def measure_episode(
         peak_temperature_k=float(peak_k),
         min_anode_potential_v=float(min_anode_v),
         lli_pct=end["lli_pct"],
-        irreversible_lli_pct=_irreversible_since(base, start),
+        irreversible_lli_pct=_irreversible_at(base, end["lli_pct"]),
         plating_ah=end["plating_ah"],
         sei_ah=end["sei_ah"],
         violations=int(info["violation_count"]),

@@ -2,12 +2,14 @@
 
 For a scenario (cell, model, limits, initial and target SOC) and a charge-time budget ``T``, the open-loop problem
 
-    minimise    Sigma(T) + w * LLI(T)
+    minimise    Sigma(T) + w * LLI_irr(T)
     over        N piecewise-constant charging currents I_1 ... I_N on intervals of length T / N
     subject to  SOC(T) >= target,  V <= v_max,  temperature <= t_max,  anode potential >= anode_min
                 (at every interval end),  0 <= I_k <= c_rate_max * capacity
 
-is solved on the *same* discretised PyBaMM model the simulator steps (its CasADi DAE, :attr:`CellSimulator.dae`), so the
+(``LLI_irr``: the lithium lost for good, i.e. LLI after a 30 min open-circuit rest that follows the charge, so the
+plated lithium that strips back is not counted; :meth:`CellSimulator.irreversible_loss`) is solved on the *same*
+discretised PyBaMM model the simulator steps (its CasADi DAE, :attr:`CellSimulator.dae`), so the
 bound is a bound of the environment itself, not of a surrogate. Sigma is Bernardi's entropy production
 ``int I_ch (V - U_bulk) / T dt`` (docs/physics.md §1), integrated as a CVODES quadrature.
 
@@ -35,7 +37,7 @@ import casadi
 import numpy as np
 
 from eomctl.cell.catalogue import load_cell
-from eomctl.cell.simulator import CellSimulator
+from eomctl.cell.simulator import RELAXATION_S, CellSimulator
 from eomctl.charging.scenarios import Scenario, load_scenario
 from eomctl.core.constants import KELVIN_OFFSET
 from eomctl.core.errors import ConfigError
@@ -68,7 +70,7 @@ class OptimalResult:
     replay : dict
         The optimum replayed through the scenario's simulator: ``charge_time_s``, ``entropy_j_per_k``, ``final_soc``,
         ``max_voltage_v``, ``peak_temperature_k``, ``min_anode_potential_v``, ``heat_irr_j`` and, with degradation,
-        ``lli_pct``.
+        ``lli_pct`` (at the charge's end) and ``irreversible_lli_pct`` (after the rest that follows it).
     solve_time_s : float
         Wall time of the NLP solve [s] (model build and replay excluded).
     status : str
@@ -159,6 +161,7 @@ def replay(sim: CellSimulator, currents_a: np.ndarray, dt_s: float, limits: _Lim
     }
     if "lli_pct" in result.degradation:
         summary["lli_pct"] = result.degradation["lli_pct"] - lli0
+        summary["irreversible_lli_pct"] = sim.irreversible_loss().irreversible_pct - lli0
     sim.restore(start)
     return summary
 
@@ -282,9 +285,28 @@ def _shooting_nlp(
     ubg.append(np.inf)
     objective = entropy
     if weight and "lli_pct" in names:
-        objective = objective + weight * (out[names.index("lli_pct")] - lli0)
+        objective = objective + weight * (_irreversible_pct(sim, integrator, x, p_rest, out) - lli0)
     nlp: dict[str, Any] = {"x": c_rate, "f": objective, "g": casadi.vertcat(*g)}
     return nlp, casadi.Function("entropy", [c_rate], [entropy]), np.array(lbg), np.array(ubg)
+
+
+def _irreversible_pct(sim: CellSimulator, integrator: Any, x_end: Any, p_rest: Any, out_end: Any) -> Any:
+    """The lithium lost for good by the end of the charge [%], symbolic in the decision variables: LLI at the end
+    minus the plated lithium that strips back in the open-circuit rest that follows (the same split as
+    :meth:`CellSimulator.irreversible_loss`, whose rest length it uses), so the optimum cannot gain by plating lithium
+    that a rest would recover, nor lose by it."""
+    import casadi
+
+    names = sim.output_names
+    lli_pct = out_end[names.index("lli_pct")]
+    if "plating_ah" not in names or "li_particles_ah" not in names:
+        return lli_pct
+    p_rest_k = casadi.vertcat(0.0, 0.0, p_rest)
+    rested = integrator(x0=x_end, p=casadi.vertcat(p_rest_k, RELAXATION_S))["xf"]
+    out_rest = sim.output_function(rested, casadi.MX(0, 1), p_rest_k)
+    recovered_ah = out_end[names.index("plating_ah")] - out_rest[names.index("plating_ah")]
+    lithium_0_ah = out_end[names.index("li_particles_ah")] / (1.0 - lli_pct / 100.0)
+    return lli_pct - 100.0 * recovered_ah / lithium_0_ah
 
 
 def optimal_charge(
@@ -307,7 +329,7 @@ def optimal_charge(
         Charge-time budget ``T`` [s] (the target SOC must be reached by then), in ``n_intervals`` piecewise-constant
         current intervals.
     degradation_weight : float
-        Weight ``w`` [J/K per %] of the lithium inventory lost (needs a scenario with degradation).
+        Weight ``w`` [J/K per %] of the lithium lost for good (needs a scenario with degradation).
     overrides : dict, optional
         Overrides merged into the scenario file (see :func:`~eomctl.charging.scenarios.load_scenario`).
     initial_guess_a : numpy.ndarray, optional

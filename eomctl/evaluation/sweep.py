@@ -27,7 +27,7 @@ from eomctl.evaluation.optimal import SOC_TOLERANCE, optimal_charge
 # fastest feasible charge). An infeasible budget is reported as a failed row.
 DEFAULT_BUDGET_FRACTIONS: tuple[float, ...] = (0.6, 0.7, 0.8, 0.9, 1.0)
 QUICK_BUDGET_FRACTIONS: tuple[float, ...] = (0.75,)
-EXTRA_METRICS: tuple[str, ...] = ("peak_temperature_k", "min_anode_potential_v", "final_soc")
+EXTRA_METRICS: tuple[str, ...] = ("lli_pct", "peak_temperature_k", "min_anode_potential_v", "final_soc")
 CSV_COLUMNS: tuple[str, ...] = ("family", "spec", *OBJECTIVES, "reached_target", "on_front", "in_eez", "eez_distance")
 
 
@@ -130,7 +130,7 @@ def optimal_bound_task(
         return _error_row("optimal", spec, exc, time.perf_counter() - start)
     replay, tolerance = result.replay, SOC_TOLERANCE
     reached = float(replay.get("final_soc", np.nan)) >= target_soc - tolerance
-    metrics = {name: float(replay.get(name, np.nan)) for name in OBJECTIVES}
+    metrics = {name: float(replay.get(name, np.nan)) for name in (*OBJECTIVES, "lli_pct")}
     return {"family": "optimal", "spec": spec, **metrics, "reached_target": float(reached), "status": result.status,
             "wall_s": time.perf_counter() - start, "error": ""}  # fmt: skip
 
@@ -203,7 +203,7 @@ def sweep(
     Returns
     -------
     list of dict
-        One row per protocol/budget: family, spec, charge_time_s, entropy_j_per_k, lli_pct, reached_target, wall_s,
+        One row per protocol/budget: family, spec, the objectives (:data:`OBJECTIVES`), lli_pct, reached_target, wall_s,
         error ("" when it ran), on_front, in_eez, eez_distance. Failed rows also emit an :class:`EomctlWarning`.
     """
     plain = _plain(overrides)

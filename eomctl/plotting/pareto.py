@@ -36,7 +36,8 @@ def plot_pareto(
     path: str | Path,
     highlight: Iterable[str | Mapping[str, Any]] | None = None,
 ) -> Path:
-    """Draw the sweep in 3-D (charge time, entropy, LLI) with the front and EEZ, plus the three 2-D projections.
+    """Draw the sweep in 3-D (charge time, entropy, irreversible lithium loss) with the front and EEZ, plus the three
+    2-D projections.
 
     Parameters
     ----------
@@ -62,7 +63,7 @@ def plot_pareto(
     hi_mask = np.array([_is_highlighted(r, labels) for r in rows], dtype=bool)
     short = ~np.array([row_reached_target(r) for r in rows], dtype=bool)
     extra_pts = objective_matrix(extra) * np.array([1 / 60, 1.0, 1.0])
-    names = ("charge time [min]", "entropy [J/K]", "LLI per charge [%]")
+    names = ("charge time [min]", "entropy [J/K]", "irreversible Li loss [%]")
     groups: list[tuple[np.ndarray, dict[str, Any]]] = [
         (~front_mask & ~eez_mask & ~short, {"c": "0.6", "marker": "o", "s": 18, "label": "dominated"}),
         (short, {"c": "tab:orange", "marker": "x", "s": 24, "label": "target not reached"}),

@@ -100,3 +100,24 @@ def test_beats_fine_cccv_at_matched_time(budget_s: float) -> None:
     np.testing.assert_allclose(result.replay["entropy_j_per_k"], result.predicted_entropy_j_per_k, rtol=0.01)
     cccv = cccv_at_budget("FastCharge", budget_s, overrides=overrides)
     assert result.replay["entropy_j_per_k"] <= cccv["entropy_j_per_k"]
+
+
+def test_weighted_objective_is_the_irreversible_loss_the_replay_reports() -> None:
+    """The bound's degradation term (LLI after the rest that follows the charge, built into the NLP) equals the
+    irreversible loss the simulator reports for the same profile: a cold charge without the anode limit, where
+    plated lithium that strips back in the rest makes end-of-charge LLI and the irreversible loss differ."""
+    from eomctl.evaluation import optimal as optimal_module
+
+    overrides = {"simulator": {"compile": False}, "ambient_c": 0.0, "limits": {"anode_min_v": None}}
+    sc = optimal_module.load_scenario("FastCharge", overrides)
+    sim, limits = optimal_module._fresh_simulator(sc)
+    c_rate = np.array([2.0, 1.0, 0.5, 0.3])  # plates early; 10 -> 73 % SOC: no limit cuts the replay short
+    objectives = []
+    for weight in (0.0, 1.0):
+        nlp, _, _, _ = optimal_module._shooting_nlp(sim, sc, 2400.0, 4, limits, weight)
+        f = optimal_module.casadi.Function("f", [nlp["x"]], [nlp["f"]])
+        objectives.append(float(f(c_rate)))
+    replay = optimal_module.replay(sim, c_rate * sim.cell.capacity_ah, 600.0, limits)
+    assert replay["charge_time_s"] == pytest.approx(2400.0)
+    assert replay["lli_pct"] > 1.5 * replay["irreversible_lli_pct"] > 0  # a real difference to get right
+    np.testing.assert_allclose(objectives[1] - objectives[0], replay["irreversible_lli_pct"], rtol=1e-6)
