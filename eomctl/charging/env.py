@@ -78,7 +78,8 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
     completion bonus is worth, and wins by failing the task: measured with PPO on FastCharge).
     Scales: ``dt_s`` itself (the time term is ``w_time`` per full step); ``entropy_scale`` is the entropy of one
     step at full current (calibrated at build unless given), so steps cost 0.01-1 in entropy; ``lli_scale_pct`` is
-    0.01 % for the LG M50 (a limited fast-charge step loses 0.002-0.007 % of its lithium there, mostly to plating).
+    0.01 % for the LG M50 (set when PyBaMM's plating law lost 0.002-0.007 % per limited fast-charge step; under the
+    consistent law and the anode limit a step loses only SEI, ~1e-5 %).
     dLLI is the net change of each step; at the episode's end (target reached or time limit) the plated lithium that an
     open-circuit rest would strip back (``CellSimulator.irreversible_loss``, a 30 min rest) is credited, so an episode's
     degradation terms sum to its *irreversible* lithium loss (SEI, dead lithium, lithium left plated), reported as

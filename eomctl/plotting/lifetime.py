@@ -59,3 +59,37 @@ def plot_lifetime(csv_paths: Sequence[str | Path], path: str | Path, eol_soh: fl
         ax.grid(alpha=0.3)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def plot_loss_vs_throughput(
+    curves: Sequence[tuple[str, Sequence[float], Sequence[float], Sequence[float], Sequence[float]]],
+    path: str | Path,
+    eol_loss_pct: float = 20.0,
+) -> Path:
+    """Capacity loss against discharged charge throughput: simulated (solid) beside a published model (dashed).
+
+    Parameters
+    ----------
+    curves : sequence of (label, ah, loss_pct, reference_ah, reference_loss_pct)
+        One condition each: the simulated curve and the reference curve on their own throughput grids.
+    path : str or Path
+        Image file to write (format from the suffix), written atomically.
+    eol_loss_pct : float
+        End of life drawn as a horizontal line [%].
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    fig, axes = subplots(1, 1, figsize=(8, 5))
+    ax = axes
+    for k, (label, ah, loss, ref_ah, ref_loss) in enumerate(curves):
+        ax.plot(ah, loss, "o-", color=f"C{k}", ms=2, lw=1.2, label=f"{label}: eomctl")
+        ax.plot(ref_ah, ref_loss, "--", color=f"C{k}", lw=1.2, label=f"{label}: Wang et al. 2011")
+    ax.axhline(eol_loss_pct, color="0.4", ls=":", lw=1.0, label=f"end of life ({eol_loss_pct:g} % lost)")
+    ax.set(xlabel="discharged charge throughput [A.h]", ylabel="capacity loss [%]", ylim=(0, 1.3 * eol_loss_pct))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, path)
