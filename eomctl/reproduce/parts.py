@@ -14,7 +14,8 @@ The parts, in running order (:data:`PARTS`):
 | ``prognostics`` | SOH / RUL from early cycles, simulated fleet and real data | life |
 | ``training`` | wall time of the default training command | charging |
 | ``validation`` | simulator and cycling against PyBaMM; fast lifetime against cycle by cycle | checks |
-| ``cold_life`` | the same fast charge at 25 C and 0 C to end of life | checks |
+| ``cold_life`` | the same fast charge at 25 C, at 0 C and at 0 C cold-soaked to end of life | checks |
+| ``lfp_aging`` | the A123-LFP cycle life beside Wang et al. 2011's model of the same cell | lfp_aging |
 
 The key-results rows (:data:`KEY_ROWS`) read each part's ``key_numbers.json`` by name.
 """
@@ -36,6 +37,7 @@ from eomctl.plotting.performance import plot_performance
 from eomctl.reproduce.analytics import BRIDGE_STATES, analytics_part, bridge_part
 from eomctl.reproduce.charging import POLICY_FILES, pareto_part, policy_part, protocols_part, training_part
 from eomctl.reproduce.checks import cold_life_part, validation_part
+from eomctl.reproduce.lfp_aging import lfp_aging_part
 from eomctl.reproduce.life import LIFE_POLICY, lifetime_part, prognostics_part
 from eomctl.reproduce.part import (
     KEY_NUMBERS_FILE,
@@ -200,6 +202,12 @@ KEY_ROWS: tuple[KeyRow, ...] = (
     KeyRow("Cycle life at 0 C vs 25 C ambient, same 2C CC-CV fast charge", "NMC",
            "shorter in the cold (plating-dominated below 25 C)", "Waldmann et al., J. Power Sources 262 (2014) 129",
            "cold_life", "cold_life_change_pct"),
+    KeyRow("Throughput to 20 % loss, A123 LFP at 40 C, C/2: eomctl / published fit", "LFP",
+           "1x (the cell's own aging study; calibrated at 25 C only)",
+           "Wang et al., J. Power Sources 196 (2011) 3942", "lfp_aging", "lfp_eol_throughput_ratio_40C_0p5C"),
+    KeyRow("Capacity loss, A123 LFP at 25 C, 2C, 3000 cycles: eomctl / published fit", "LFP",
+           "1x (the cell's own aging study; calibrated at C/2 only)",
+           "Wang et al., J. Power Sources 196 (2011) 3942", "lfp_aging", "lfp_loss_ratio_25C_2C"),
     KeyRow("Fast lifetime: end-of-life cycle vs the cycle-by-cycle run", "NMC", "within 2 %",
            "design target (docs/lifetime.md)",
            "validation", "fast_eol_diff_pct"),
@@ -240,13 +248,13 @@ PARTS: tuple[Part, ...] = (
     ),
     Part(
         "pareto",
-        "Pareto manifold and Entropy Efficiency Zone (FastCharge, NMC)",
+        "Pareto manifold and Entropy Efficiency Zone (FastCharge at 25 C, and at 0 C under a charger's limits; NMC)",
         pareto_part,
-        quick_budget="coarse grid (12 protocols), 1 episode each, no optimal-control bound",
-        full_budget="full grid (22 protocols), 1 episode each, optimal-control bound at 5 budgets",
+        quick_budget="coarse grid (12 protocols), 1 episode each, no optimal-control bound; 25 C and 0 C",
+        full_budget="full grid (22 protocols), 1 episode each, optimal-control bound at 5 budgets; 25 C and 0 C",
         inputs=("envs/FastCharge.yaml",),
         exclusive=True,  # runs its own parallel sweep
-        checkpoints=("sweep_checkpoint.json",),
+        checkpoints=("sweep_checkpoint.json", "sweep_cold_checkpoint.json"),
     ),
     Part(
         "policy",
@@ -309,9 +317,20 @@ PARTS: tuple[Part, ...] = (
         "cold_life",
         "Cycle life at 25 C and 0 C under the same fast charge",
         cold_life_part,
-        quick_budget="CC-CV 2C, all degradation rates x1000, RPT every 50 cycles, fast mode, cap 250",
-        full_budget="CC-CV 2C, all degradation rates x300, RPT every 100 cycles, fast mode",
+        quick_budget="CC-CV 2C at 25 C, 0 C, 0 C cold-soaked; unaccelerated, fast mode, cap 600 (no end of life)",
+        full_budget="CC-CV 2C at 25 C, 0 C, 0 C cold-soaked (4 h rests); unaccelerated, fast mode, cap 40000",
+        exclusive=True,  # runs its own parallel lifetimes
         checkpoints=("sweep.ckpt.json",),
+    ),
+    Part(
+        "lfp_aging",
+        "A123 LFP cycle life beside the published model of the same cell",
+        lfp_aging_part,
+        quick_budget="25 C, C/2 only, unaccelerated, fast mode, cap 400 cycles (no end of life)",
+        full_budget="25 C and 40 C at C/2 to 20 % loss, 25 C 2C to 3000 cycles; unaccelerated, fast mode",
+        inputs=("eomctl/data/cells/a123_lfp.yaml",),
+        exclusive=True,  # runs its own parallel lifetimes
+        checkpoints=("lfp.ckpt.json",),
     ),
 )
 

@@ -421,26 +421,24 @@ def test_fast_mode_matches_cycle_by_cycle_eol() -> None:
 
 @pytest.mark.slow
 def test_cold_ambient_shortens_life(tmp_path: Path) -> None:
-    """The same 2C CC-CV fast charge at 25 C and 0 C to 80 % SOH, every degradation rate constant x 300 (SEI,
-    plating, dead lithium: the mechanisms keep their balance). The cold cell plates more and dies first. Measured
-    (fast mode): EOL ~1240 cycles at 25 C, ~850 at 0 C; plating 0.21 vs 0.49 A.h. With the SEI alone accelerated
-    (x 2000) the order flips (EOL 290 at 25 C vs 538 at 5 C): the accelerated, thermally activated SEI dominates."""
+    """The same 2C CC-CV fast charge (no anode-potential limit, as a charger) at 25 C and 0 C, unaccelerated, fast mode,
+    2000 cycles: the cold cell plates lithium every cycle and loses capacity faster. Measured (consistent plating law):
+    SOH 0.942 vs 0.983 after 2000 cycles (3.5x the fade), plated and dead lithium 0.135 vs 0.0002 A.h. With every rate
+    constant x300 the order reverses (EOL 3519 cycles at 0 C vs 1865 at 25 C): stripping speeds up with plating."""
     from eomctl.lifetime.compare import sweep_lifetime
 
     base = LifetimeConfig(
         policy="cccv:rate=2C,vmax=4.2,cutoff=C/20",
         loss_of_active_material=False,
-        aging_acceleration=300.0,
-        rpt_every=100,
+        rpt_every=1000,
         max_cycles=2000,
         fast=True,
     )
     runs = sweep_lifetime([base.policy], [base.cell], [25.0, 0.0], base=base, out_dir=tmp_path, max_workers=2)
-    life = {r["ambient_c"]: r["eol_cycle"] for r in runs}
+    fade = {r["ambient_c"]: 1.0 - r["final_soh"] for r in runs}
     plated = {r["ambient_c"]: r["plating_ah"] for r in runs}
-    assert life[0.0] is not None and life[25.0] is not None
-    assert life[0.0] < 0.9 * life[25.0]
-    assert plated[0.0] > 1.5 * plated[25.0]
+    assert fade[0.0] > 2.0 * fade[25.0] > 0
+    assert plated[0.0] > 100 * max(plated[25.0], 1e-6)
 
 
 def test_cccv_as_one_controlled_phase_equals_the_earlier_path(monkeypatch: pytest.MonkeyPatch) -> None:

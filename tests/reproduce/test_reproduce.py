@@ -216,7 +216,7 @@ def test_unknown_part_and_executor_are_rejected(tmp_path: Path) -> None:
 def test_registry_holds_every_part(tmp_path: Path) -> None:
     parts = registered()
     names = {"performance", "protocols", "pareto", "policy", "lifetime", "analytics", "bridge", "prognostics"}
-    assert names | {"training", "validation", "cold_life"} <= set(parts)
+    assert names | {"training", "validation", "cold_life", "plating", "lfp_aging"} <= set(parts)
     assert {row.part for row in KEY_ROWS} <= set(parts)
     assert parts["training"].exclusive  # a timing never runs beside another part
 
@@ -247,3 +247,20 @@ def test_registered_parts_run_in_a_process_pool(tmp_path: Path) -> None:
     assert [r["status"] for r in manifest["parts"].values()] == ["ok", "ok"]
     assert json.loads((tmp_path / "bridge" / "part.json").read_text())["status"] == "ok"
     assert (tmp_path / "bridge" / "bridge.png").is_file() and (tmp_path / "analytics" / "analytics.csv").is_file()
+
+
+def test_lfp_aging_reads_throughput_across_extrapolated_jumps(tmp_path: Path) -> None:
+    """The LFP part sets loss against discharged throughput: cycle rows integrated by trapezoids, across the fast
+    mode's jumps, read at each reference test (a hand-made lifetime CSV: 2 A.h per cycle, a jump from cycle 3 to 10)."""
+    from eomctl.lifetime.engine import CSV_COLUMNS
+    from eomctl.reproduce.lfp_aging import _throughput
+
+    nan = float("nan")
+    rows = [(0, 1.0, nan, 1), (1, nan, 2.0, 0), (2, nan, 2.0, 0), (3, nan, 2.0, 0), (10, nan, 2.0, 0), (10, 0.9, nan, 1)]
+    columns = {name: [nan] * len(rows) for name in CSV_COLUMNS}
+    for k, (cycle, soh, ah, rpt) in enumerate(rows):
+        columns["cycle"][k], columns["soh"][k], columns["discharge_ah"][k], columns["rpt"][k] = cycle, soh, ah, rpt
+    path = eomctl_io.write_csv(tmp_path / "life.csv", columns)
+    loss_pct, throughput_ah = _throughput(path)
+    np.testing.assert_allclose(loss_pct, [0.0, 10.0], atol=1e-12)
+    np.testing.assert_allclose(throughput_ah, [0.0, 20.0])
