@@ -511,6 +511,12 @@ class CellSimulator:
         """Return exactly to a state saved from :attr:`state`."""
         if state.x.numel() != self.n_x or state.z.numel() != self.n_z:
             raise ConfigError("stored state does not belong to this model (state sizes differ)")
+        n_base = len(BASE_INPUTS)
+        if not np.array_equal(np.asarray(state.inputs)[n_base:], np.asarray(self._state.inputs)[n_base:]):
+            # A state of another cell (other aging inputs, e.g. from another simulator's episode): its SOC is measured
+            # on its own stoichiometry window, as at its reset.
+            extra = dict(zip(self.input_names[n_base:], np.asarray(state.inputs, dtype=float)[n_base:], strict=True))
+            self._window = self.stoichiometry_window(extra)[:2]
         self._state = state
         self._limit_memory = self._hold_memory = self._prefetched = None
         self.last = self._result_at(state, 0.0, 0.0, np.zeros(len(self.quadrature_names)), "time")

@@ -37,7 +37,8 @@ import casadi
 import numpy as np
 
 from eomctl.cell.catalogue import load_cell
-from eomctl.cell.simulator import RELAXATION_S, CellSimulator
+from eomctl.cell.compiled_model import BASE_INPUTS
+from eomctl.cell.simulator import RELAXATION_S, CellSimulator, SimState
 from eomctl.charging.scenarios import Scenario, load_scenario
 from eomctl.core.constants import KELVIN_OFFSET
 from eomctl.core.errors import ConfigError
@@ -120,13 +121,20 @@ def _load(scenario: str | Scenario, overrides: dict[str, Any] | None) -> Scenari
     return load_scenario(scenario, overrides)
 
 
-def _fresh_simulator(sc: Scenario) -> tuple[CellSimulator, _Limits]:
-    """The scenario's simulator, reset to the episode start (mean of any randomised range), and its limits."""
+def _fresh_simulator(sc: Scenario, initial_state: SimState | None = None) -> tuple[CellSimulator, _Limits]:
+    """The scenario's simulator at the episode start, and its limits.
+
+    The start is ``initial_state`` when given (an episode's own draw: SOC, temperatures and any aging inputs, e.g.
+    ``env.unwrapped.sim.state`` after a reset), else the mean of every randomised range with the cell's nominal
+    inputs.
+    """
     cell = load_cell(sc.cell)
     # The bound's decision variables are one constant current per interval, so its CC-CV start point must be one too:
     # the constant-current limit search, not the in-model controller (whose current varies within a step).
     sim = CellSimulator(cell, dataclasses.replace(sc.simulator_config(), limit_control="search"))
     sim.reset(soc=float(np.mean(sc.initial_soc)), ambient_k=float(np.mean(sc.ambient_c)) + KELVIN_OFFSET)
+    if initial_state is not None:
+        sim.restore(initial_state)
     v_max = sc.limits.v_max_v if sc.limits.v_max_v is not None else cell.v_max_v
     return sim, _Limits(v_max, sc.limits.t_max_k, sc.limits.anode_min_v, sc.c_rate_max * cell.capacity_ah)
 
@@ -253,8 +261,10 @@ def _shooting_nlp(
     dae: dict[str, Any] = dict(sim.dae)  # the simulator's own equations: the bound is of the same discretised model
     integrator = casadi.integrator("oc_interval", "cvodes", dae, 0.0, 1.0, options)
     names = sim.output_names
-    x0, x100, _, _ = sim.stoichiometry_window()
     state = sim.state
+    n_base = len(BASE_INPUTS)
+    extra = dict(zip(sim.input_names[n_base:], np.asarray(state.inputs, dtype=float)[n_base:], strict=True))
+    x0, x100, _, _ = sim.stoichiometry_window(extra)  # the episode's own cell (aging inputs), not the fresh one
     p_rest = casadi.DM(state.inputs[2:])
     dt_s = time_budget_s / n_intervals
     c_rate = casadi.MX.sym("c_rate", n_intervals)
@@ -317,6 +327,7 @@ def optimal_charge(
     overrides: dict[str, Any] | None = None,
     initial_guess_a: np.ndarray | None = None,
     max_wall_time_s: float = DEFAULT_MAX_WALL_TIME_S,
+    initial_state: SimState | None = None,
 ) -> OptimalResult:
     """Solve the open-loop entropy-optimal charge of a scenario within a time budget.
 
@@ -336,6 +347,9 @@ def optimal_charge(
         Start currents [A]; default the matched-time CC-CV profile at the same resolution.
     max_wall_time_s : float
         Wall-time cap of the NLP solve [s]; past it the best feasible iterate is returned (status "time_limit").
+    initial_state : SimState, optional
+        The episode's start (its SOC, temperatures and aging inputs: ``env.unwrapped.sim.state`` after a reset);
+        default the mean of every randomised range with the cell's nominal inputs.
 
     Returns
     -------
@@ -345,7 +359,7 @@ def optimal_charge(
     """
     sc = _load(scenario, overrides)
     _check_arguments(sc, time_budget_s, n_intervals, degradation_weight)
-    sim, limits = _fresh_simulator(sc)
+    sim, limits = _fresh_simulator(sc, initial_state)
     dt_s = time_budget_s / n_intervals
     cccv = matched_cccv(sim, sc, time_budget_s, dt_s, limits)  # raises ConfigError when the budget is infeasible
     guess = cccv if initial_guess_a is None else np.asarray(initial_guess_a, dtype=float)

@@ -129,7 +129,9 @@ def test_evaluate_subcommand_writes_json(tmp_path: Path, capsys: pytest.CaptureF
 def test_bound_gap_needs_a_reached_target(env: ChargingEnv) -> None:
     from eomctl.evaluation.evaluate import optimal_bound_gap
 
-    gap = optimal_bound_gap(env, {"success_rate": 0.0, "charge_time_s": 3600.0, "entropy_j_per_k": 3.6})
+    base = dict.fromkeys(EpisodeMetrics.__dataclass_fields__, 1.0) | {"stopped_by": "time_limit", "violations": 0}
+    short = EpisodeMetrics(**base | {"reached_target": False})  # type: ignore[arg-type]
+    gap = optimal_bound_gap(env, PolicyEvaluation("cccv:rate=0.5C", "eomctl/FastCharge-v0", (short,)), seed=0)
     assert "did not reach the target" in gap["error"]
 
 

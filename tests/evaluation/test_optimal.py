@@ -121,3 +121,23 @@ def test_weighted_objective_is_the_irreversible_loss_the_replay_reports() -> Non
     assert replay["charge_time_s"] == pytest.approx(2400.0)
     assert replay["lli_pct"] > 1.5 * replay["irreversible_lli_pct"] > 0  # a real difference to get right
     np.testing.assert_allclose(objectives[1] - objectives[0], replay["irreversible_lli_pct"], rtol=1e-6)
+
+
+def test_the_bound_starts_from_the_episodes_own_cell() -> None:
+    """An aged episode's bound solves that episode's cell: its aging inputs, SOC and temperatures, and the SOC window
+    of the aged electrode (the bound had solved the fresh cell at the scenario's mean start)."""
+    from eomctl.charging.env import ChargingEnv
+    from eomctl.evaluation import optimal as optimal_module
+
+    env = ChargingEnv("AgedCell", overrides={"simulator": {"compile": False, "degradation": False}})
+    try:
+        env.reset(seed=3)
+        episode = env.sim.state
+        episode_soc = env.sim.last.soc
+        sim, _ = optimal_module._fresh_simulator(env.scenario, episode)
+        np.testing.assert_array_equal(np.asarray(sim.state.inputs), np.asarray(episode.inputs))
+        assert sim.last.soc == pytest.approx(episode_soc, abs=1e-9)
+        fresh, _ = optimal_module._fresh_simulator(env.scenario)
+        assert not np.array_equal(np.asarray(fresh.state.inputs), np.asarray(episode.inputs))  # a real difference
+    finally:
+        env.close()

@@ -256,7 +256,8 @@ def test_lfp_aging_reads_throughput_across_extrapolated_jumps(tmp_path: Path) ->
     from eomctl.reproduce.lfp_aging import _throughput
 
     nan = float("nan")
-    rows = [(0, 1.0, nan, 1), (1, nan, 2.0, 0), (2, nan, 2.0, 0), (3, nan, 2.0, 0), (10, nan, 2.0, 0), (10, 0.9, nan, 1)]
+    rows = [(0, 1.0, nan, 1), (1, nan, 2.0, 0), (2, nan, 2.0, 0), (3, nan, 2.0, 0), (10, nan, 2.0, 0)]
+    rows.append((10, 0.9, nan, 1))
     columns = {name: [nan] * len(rows) for name in CSV_COLUMNS}
     for k, (cycle, soh, ah, rpt) in enumerate(rows):
         columns["cycle"][k], columns["soh"][k], columns["discharge_ah"][k], columns["rpt"][k] = cycle, soh, ah, rpt
