@@ -317,8 +317,8 @@ PARTS: tuple[Part, ...] = (
         "cold_life",
         "Cycle life at 25 C and 0 C under the same fast charge",
         cold_life_part,
-        quick_budget="CC-CV 2C at 25 C, 0 C, 0 C cold-soaked; unaccelerated, fast mode, cap 600 (no end of life)",
-        full_budget="CC-CV 2C at 25 C, 0 C, 0 C cold-soaked (4 h rests); unaccelerated, fast mode, cap 40000",
+        quick_budget="CC-CV 2C at 25 C, 0 C (cap 600, no end of life), 0 C cold-soaked (100); unaccelerated, fast mode",
+        full_budget="CC-CV 2C at 25 C, 0 C (cap 12000), 0 C cold-soaked (4 h rests, 3000 cycles); unaccelerated, fast",
         exclusive=True,  # runs its own parallel lifetimes
         checkpoints=("sweep.ckpt.json",),
     ),
