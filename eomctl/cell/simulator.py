@@ -512,7 +512,8 @@ class CellSimulator:
         if state.x.numel() != self.n_x or state.z.numel() != self.n_z:
             raise ConfigError("stored state does not belong to this model (state sizes differ)")
         n_base = len(BASE_INPUTS)
-        if not np.array_equal(np.asarray(state.inputs)[n_base:], np.asarray(self._state.inputs)[n_base:]):
+        same = state.inputs is self._state.inputs  # the common case (a state saved from this episode): no comparison
+        if not same and not np.array_equal(np.asarray(state.inputs)[n_base:], np.asarray(self._state.inputs)[n_base:]):
             # A state of another cell (other aging inputs, e.g. from another simulator's episode): its SOC is measured
             # on its own stoichiometry window, as at its reset.
             extra = dict(zip(self.input_names[n_base:], np.asarray(state.inputs, dtype=float)[n_base:], strict=True))
