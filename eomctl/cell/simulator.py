@@ -524,6 +524,11 @@ class CellSimulator:
         return self.last
 
     @property
+    def negative_window(self) -> tuple[float, float]:
+        """Negative-electrode stoichiometry at 0 % and 100 % SOC of the present episode's cell (its aging inputs)."""
+        return self._window
+
+    @property
     def ambient_k(self) -> float:
         """Ambient temperature of the current episode [K]."""
         return float(self._state.inputs[self.input_names.index(AMBIENT_INPUT)])

@@ -37,7 +37,6 @@ import casadi
 import numpy as np
 
 from eomctl.cell.catalogue import load_cell
-from eomctl.cell.compiled_model import BASE_INPUTS
 from eomctl.cell.simulator import RELAXATION_S, CellSimulator, SimState
 from eomctl.charging.scenarios import Scenario, load_scenario
 from eomctl.core.constants import KELVIN_OFFSET
@@ -262,9 +261,7 @@ def _shooting_nlp(
     integrator = casadi.integrator("oc_interval", "cvodes", dae, 0.0, 1.0, options)
     names = sim.output_names
     state = sim.state
-    n_base = len(BASE_INPUTS)
-    extra = dict(zip(sim.input_names[n_base:], np.asarray(state.inputs, dtype=float)[n_base:], strict=True))
-    x0, x100, _, _ = sim.stoichiometry_window(extra)  # the episode's own cell (aging inputs), not the fresh one
+    x0, x100 = sim.negative_window  # the episode's own cell (aging inputs), not the fresh one
     p_rest = casadi.DM(state.inputs[2:])
     dt_s = time_budget_s / n_intervals
     c_rate = casadi.MX.sym("c_rate", n_intervals)

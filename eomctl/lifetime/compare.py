@@ -10,7 +10,6 @@ by default, a Ray cluster when given).
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,7 +19,14 @@ from typing import Any
 from eomctl.cell.simulator import CellSimulator
 from eomctl.core.executor import run_tasks
 from eomctl.lifetime.cycling import charge_with_policy
-from eomctl.lifetime.engine import LifetimeConfig, LifetimeResult, LifetimeRun, build_simulator, run_lifetime
+from eomctl.lifetime.engine import (
+    LifetimeConfig,
+    LifetimeResult,
+    LifetimeRun,
+    build_simulator,
+    config_as_json,
+    run_lifetime,
+)
 from eomctl.policies.baselines import CCCV, Rate
 from eomctl.policies.specs import parse_policy, policy_spec
 
@@ -173,6 +179,11 @@ def lifetime_task(config: Mapping[str, Any], csv_path: str | None = None) -> dic
             "csv": csv_path}  # fmt: skip
 
 
+def lifetime_task_kwargs(config: LifetimeConfig, csv_path: str | Path | None = None) -> dict[str, Any]:
+    """Keyword arguments of one :func:`lifetime_task` (JSON types, so a checkpoint can key and store it)."""
+    return {"config": config_as_json(config), "csv_path": None if csv_path is None else str(csv_path)}
+
+
 def sweep_lifetime(
     policies: Sequence[str],
     cells: Sequence[str],
@@ -193,10 +204,9 @@ def sweep_lifetime(
     base = base or LifetimeConfig()
     kwargs_list = []
     for i, (policy, cell, ambient_c) in enumerate((p, c, a) for p in policies for c in cells for a in ambients_c):
-        config = json.loads(json.dumps(dataclasses.asdict(dataclasses.replace(base, policy=policy, cell=cell))))
-        config["ambient_c"] = float(ambient_c)
-        csv = str(Path(out_dir) / f"life_{i:03d}.csv") if out_dir is not None else None
-        kwargs_list.append({"config": config, "csv_path": csv})
+        config = dataclasses.replace(base, policy=policy, cell=cell, ambient_c=float(ambient_c))
+        csv = Path(out_dir) / f"life_{i:03d}.csv" if out_dir is not None else None
+        kwargs_list.append(lifetime_task_kwargs(config, csv))
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     return run_tasks(

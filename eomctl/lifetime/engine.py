@@ -433,7 +433,7 @@ class LifetimeRun:
         if data.get("version") != CHECKPOINT_VERSION:
             raise CheckpointError(f"the checkpoint has version {data.get('version')}; this eomctl reads "
                                   f"{CHECKPOINT_VERSION}")  # fmt: skip
-        ours, theirs = _jsonable(self.config), data.get("config") or {}
+        ours, theirs = config_as_json(self.config), data.get("config") or {}
         differ = sorted(k for k in ours if ours[k] != theirs.get(k))
         if differ:
             raise ConfigError(
@@ -461,7 +461,8 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     return data
 
 
-def _jsonable(config: LifetimeConfig) -> Any:
+def config_as_json(config: LifetimeConfig) -> Any:
+    """The config as plain JSON types (what a checkpoint stores and a sweep task receives)."""
     return json.loads(json.dumps(dataclasses.asdict(config)))
 
 

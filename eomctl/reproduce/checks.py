@@ -11,7 +11,6 @@ Registered by :mod:`eomctl.reproduce.parts`:
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from eomctl.bench import lifetime as bench_lifetime
 from eomctl.bench import validation
 from eomctl.core.executor import run_tasks
 from eomctl.core.io import read_csv
-from eomctl.lifetime.compare import lifetime_task
+from eomctl.lifetime.compare import lifetime_task, lifetime_task_kwargs
 from eomctl.lifetime.engine import LifetimeConfig
 from eomctl.plotting.lifetime import plot_lifetime
 from eomctl.reproduce.part import KeyNumber, PartResult, flat_text
@@ -166,7 +165,7 @@ def cold_life_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
     kwargs_list = []
     for label, config in cases:
         path = out_dir / f"life_{label.replace(' ', '').replace(',', '_')}.csv"
-        kwargs_list.append({"config": json.loads(json.dumps(dataclasses.asdict(config))), "csv_path": str(path)})
+        kwargs_list.append(lifetime_task_kwargs(config, path))
     results = run_tasks(lifetime_task, kwargs_list, executor=executor, checkpoint=out_dir / "sweep.ckpt.json")
     table = [
         {

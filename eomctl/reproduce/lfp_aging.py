@@ -9,8 +9,6 @@ activation energy from the study's. The other conditions are predictions, set be
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +17,7 @@ import numpy as np
 from eomctl.core.constants import KELVIN_OFFSET
 from eomctl.core.executor import run_tasks
 from eomctl.core.io import read_csv
-from eomctl.lifetime.compare import lifetime_task
+from eomctl.lifetime.compare import lifetime_task, lifetime_task_kwargs
 from eomctl.lifetime.engine import LifetimeConfig
 from eomctl.lifetime.reference import (
     WANG2011_CAPACITY_AH,
@@ -110,7 +108,7 @@ def lfp_aging_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
             fast_max_jump=200,
         )
         path = out_dir / f"life_{ambient_c:g}C_{c_rate:g}C.csv"
-        kwargs_list.append({"config": json.loads(json.dumps(dataclasses.asdict(config))), "csv_path": str(path)})
+        kwargs_list.append(lifetime_task_kwargs(config, path))
     summaries = run_tasks(lifetime_task, kwargs_list, executor=executor, checkpoint=out_dir / "lfp.ckpt.json")
     rows, curves, files = [], [], []
     for (ambient_c, c_rate, _), summary, kwargs in zip(conditions, summaries, kwargs_list, strict=True):
