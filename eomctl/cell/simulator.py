@@ -523,6 +523,13 @@ class CellSimulator:
         self.last = self._result_at(state, 0.0, 0.0, np.zeros(len(self.quadrature_names)), "time")
         return self.last
 
+    def state_at(self, x: Any, inputs: np.ndarray, time_s: float = 0.0) -> SimState:
+        """A state of this model from a differential state ``x`` and an input vector (e.g. a state estimate), with
+        zero totals; pass it to :meth:`restore`."""
+        x_dm, z = casadi.DM(x), casadi.DM.zeros(self.n_z, 1)
+        p = np.asarray(inputs, dtype=float)
+        return SimState(time_s, x_dm, z, p, np.zeros(len(self.quadrature_names)), self._evaluate_outputs(x_dm, z, p))
+
     @property
     def negative_window(self) -> tuple[float, float]:
         """Negative-electrode stoichiometry at 0 % and 100 % SOC of the present episode's cell (its aging inputs)."""
