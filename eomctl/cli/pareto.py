@@ -49,7 +49,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--families", nargs="+", default=None, help=f"protocol families (default: {sorted(default_grid())})")
     p.add_argument("--episodes", type=int, default=1, help="episodes per protocol")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--n-intervals", type=int, default=20, help="current intervals of the optimal-control bound")
+    p.add_argument("--n-intervals", type=int, default=None,
+                   help="current steps of the optimal-control bound (default: budget / the env's step)")  # fmt: skip
     p.add_argument("--no-bound", action="store_true", help="skip the optimal-control bound")
     p.add_argument("--checkpoint", default=None, help="JSON file to resume an interrupted sweep from")
     p.add_argument("--quick", action="store_true", help="coarse grid and one bound budget (smoke run)")

@@ -1,86 +1,91 @@
-"""The optimal-control lower bound: the least entropy any charging protocol can produce in a given time.
+"""The optimal-control lower bound: the least entropy (or lithium loss) any charging protocol can reach in a given time.
 
-For a scenario (cell, model, limits, initial and target SOC) and a charge-time budget ``T``, the open-loop problem
+For a scenario (cell, model, limits, the episode's start) and a charge-time budget ``T``, the open-loop problem
 
-    minimise    Sigma(T) + w * LLI_irr(T)
-    over        N piecewise-constant charging currents I_1 ... I_N on intervals of length T / N
+    minimise    a * Sigma(T) + w * LLI_irr(T)
+    over        piecewise-constant charging currents on N steps of T / N (N = T / the env's step, rounded up)
     subject to  SOC(T) >= target,  V <= v_max,  temperature <= t_max,  anode potential >= anode_min
-                (at every interval end),  0 <= I_k <= c_rate_max * capacity
+                at three check points inside every step,  0 <= I <= c_rate_max * capacity
 
-(``LLI_irr``: the lithium lost for good, i.e. LLI after a 30 min open-circuit rest that follows the charge, so the
-plated lithium that strips back is not counted; :meth:`CellSimulator.irreversible_loss`) is solved on the *same*
-discretised PyBaMM model the simulator steps (its CasADi DAE, :attr:`CellSimulator.dae`), so the
-bound is a bound of the environment itself, not of a surrogate. Sigma is Bernardi's entropy production
-``int I_ch (V - U_bulk) / T dt`` (docs/physics.md §1), integrated as a CVODES quadrature.
+(``LLI_irr``: the lithium lost for good, i.e. LLI after a 30 min open-circuit rest that follows the charge) is solved
+on the *same* discretised PyBaMM model the simulator steps, so the bound is a bound of the environment itself, not of
+a surrogate (:class:`eomctl.cell.optimal_control.ChargeOptimizer`: single shooting, exact CVODES derivatives, SLSQP).
+Sigma is Bernardi's entropy production ``int I_ch (V - U_bulk) / T dt`` (docs/physics.md §1).
 
-Method: single shooting with exact derivatives. The N interval integrations are chained symbolically in one CasADi
-graph; SLSQP receives the objective gradient and constraint Jacobian from CVODES forward sensitivities (N directions
-of a 100-160-state ODE per Jacobian), where finite differences took ~5 min per solve (docs/physics.md §6). SLSQP beat
-IPOPT on the same derivatives (see :func:`_solve_slsqp`). The start point is the matched-time CC-CV
-profile (CC with the BMS-style limit taper of :meth:`CellSimulator.step_limited`), which is feasible: the optimum can
-then only improve on CC-CV at resolution ``T / N``, and a worse answer would expose a formulation bug.
-
-The optimum is replayed through the scenario's :class:`CellSimulator` step by step; the replay, not the prediction, is
-what a report should quote. Resolution matters where a limit binds for long: a CC-CV taper at the environment's 30 s
-step rides the 45 C limit more closely than 20 intervals of ~100 s can, so near the fastest feasible charge compare at
-equal resolution (``n_intervals = T / dt_s``) or expect the bound to tie CC-CV rather than beat it.
+Why this is a bound of the baselines: steps are the env's own size, so any baseline run at that step size is a point
+of the feasible set, and the solve starts from the best feasible start it is given (the matched-time CC-CV, plus any
+profile passed in, e.g. a baseline's own or the solution of the neighbouring budget) and only keeps improvements.
+The optimum is replayed through the scenario's :class:`CellSimulator` step by step and again at a tenth of a step
+(``fine_replay``): the replays, not the prediction, are what a report quotes, and the fine one shows what happens
+between the check points.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import casadi
 import numpy as np
 
 from eomctl.cell.catalogue import load_cell
-from eomctl.cell.simulator import RELAXATION_S, CellSimulator, SimState
+from eomctl.cell.optimal_control import IRREVERSIBLE_SCALE, ChargeLimits, ChargeOptimizer
+from eomctl.cell.simulator import CellSimulator, SimState
 from eomctl.charging.scenarios import Scenario, load_scenario
 from eomctl.core.constants import KELVIN_OFFSET
 from eomctl.core.errors import ConfigError
 
 VOLTAGE_TOLERANCE_V = 1e-3  # accepted overshoot of the replayed voltage limit [V]
 SOC_TOLERANCE = 1e-3  # a replayed end SOC this far below the target still counts as reached (SLSQP holds it to ~1e-6)
-SLSQP_MAX_ITER = 60
-SLSQP_FTOL = (
-    1e-7  # [J/K]: ~1e-8 of Sigma (~8 J/K), far below the 0.1-3 % gaps to resolve; 1e-9 stalled on sensitivity noise
-)
 DEFAULT_MAX_WALL_TIME_S = 300.0
+DEFAULT_BASIS = 20  # free directions of the profile (hat functions); see eomctl.cell.optimal_control
+CHECKS_PER_STEP = 3  # limit check points inside each step (the step end included)
+FINE_REPLAY_SPLIT = 10  # the fine replay steps at a tenth of a step
 CCCV_MAX_ITER = 30
 CCCV_SOC_TOL = 1e-5  # the matched CC-CV overshoots the target SOC by less than this [-]
+OBJECTIVES = ("entropy", "irreversible", "weighted")
 
 
 @dataclass(frozen=True)
 class OptimalResult:
-    """An open-loop entropy-optimal charge and its replay through the simulator.
+    """An open-loop optimal charge and its replays through the simulator.
 
     Parameters
     ----------
     time_budget_s : float
         Charge-time budget ``T`` [s].
     n_intervals : int
-        Number of piecewise-constant current intervals (each ``T / n_intervals`` long).
+        Number of piecewise-constant current steps (each ``T / n_intervals`` long).
     currents_a : numpy.ndarray
         Optimal charging currents [A], positive while charging.
     predicted_entropy_j_per_k : float
         Entropy produced by the optimum as the solver predicts it [J/K].
     replay : dict
-        The optimum replayed through the scenario's simulator: ``charge_time_s``, ``entropy_j_per_k``, ``final_soc``,
-        ``max_voltage_v``, ``peak_temperature_k``, ``min_anode_potential_v``, ``heat_irr_j`` and, with degradation,
-        ``lli_pct`` (at the charge's end) and ``irreversible_lli_pct`` (after the rest that follows it).
+        The optimum replayed through the scenario's simulator, one step per interval: ``charge_time_s``,
+        ``entropy_j_per_k``, ``final_soc``, ``max_voltage_v``, ``peak_temperature_k``, ``min_anode_potential_v``,
+        ``heat_irr_j`` and, with degradation, ``lli_pct`` (at the charge's end), ``irreversible_lli_pct`` (after the
+        rest that follows it) and ``plating_ah``.
     solve_time_s : float
-        Wall time of the NLP solve [s] (model build and replay excluded).
+        Wall time of the NLP solve [s] (model build and replays excluded).
     status : str
-        "optimal", "infeasible", "iteration_limit", "time_limit", "solver_failure" or SLSQP's message.
+        "optimal", "iteration_limit", "time_limit", "infeasible", "not_converged" or "solver_failure". Whatever it
+        says, the currents are the best feasible profile found; only "optimal" is a converged bound.
     method : str
         How the problem was solved.
     cccv_currents_a : numpy.ndarray
-        The matched-time CC-CV profile at the same resolution (the start point) [A].
+        The matched-time CC-CV profile on the same steps (a start point) [A].
     cccv_entropy_j_per_k : float
         Its replayed entropy [J/K].
+    objective : str
+        "entropy", "irreversible" or "weighted" (entropy + ``degradation_weight`` x irreversible LLI).
+    iterations : int
+        SLSQP iterations (Jacobian evaluations).
+    fine_replay : dict
+        The same summary replayed at a tenth of a step, with ``voltage_excess_mv``, ``temperature_excess_k`` and
+        ``anode_excess_mv``: how far the limits are passed between the check points (0 when they hold).
+    start : str
+        Which start profile the solve began from: "cccv" or "guess".
     """
 
     time_budget_s: float
@@ -93,23 +98,23 @@ class OptimalResult:
     method: str
     cccv_currents_a: np.ndarray = field(default_factory=lambda: np.zeros(0))
     cccv_entropy_j_per_k: float = float("nan")
+    objective: str = "entropy"
+    iterations: int = 0
+    fine_replay: dict[str, float] = field(default_factory=dict)
+    start: str = "cccv"
+
+    @property
+    def converged(self) -> bool:
+        """Whether the solver converged; any other result is a feasible profile, not a bound, and is marked so."""
+        return self.status == "optimal"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy (arrays as lists)."""
         out = {k: getattr(self, k) for k in self.__dataclass_fields__}
         out["currents_a"] = self.currents_a.tolist()
         out["cccv_currents_a"] = self.cccv_currents_a.tolist()
+        out["converged"] = self.converged
         return out
-
-
-@dataclass(frozen=True)
-class _Limits:
-    """The scenario's limits resolved to numbers (``None``: not enforced)."""
-
-    v_max_v: float
-    t_max_k: float | None
-    anode_min_v: float | None
-    current_max_a: float
 
 
 def _load(scenario: str | Scenario, overrides: dict[str, Any] | None) -> Scenario:
@@ -120,7 +125,7 @@ def _load(scenario: str | Scenario, overrides: dict[str, Any] | None) -> Scenari
     return load_scenario(scenario, overrides)
 
 
-def _fresh_simulator(sc: Scenario, initial_state: SimState | None = None) -> tuple[CellSimulator, _Limits]:
+def _fresh_simulator(sc: Scenario, initial_state: SimState | None = None) -> tuple[CellSimulator, ChargeLimits]:
     """The scenario's simulator at the episode start, and its limits.
 
     The start is ``initial_state`` when given (an episode's own draw: SOC, temperatures and any aging inputs, e.g.
@@ -135,10 +140,10 @@ def _fresh_simulator(sc: Scenario, initial_state: SimState | None = None) -> tup
     if initial_state is not None:
         sim.restore(initial_state)
     v_max = sc.limits.v_max_v if sc.limits.v_max_v is not None else cell.v_max_v
-    return sim, _Limits(v_max, sc.limits.t_max_k, sc.limits.anode_min_v, sc.c_rate_max * cell.capacity_ah)
+    return sim, ChargeLimits(v_max, sc.limits.t_max_k, sc.limits.anode_min_v, sc.c_rate_max * cell.capacity_ah)
 
 
-def replay(sim: CellSimulator, currents_a: np.ndarray, dt_s: float, limits: _Limits) -> dict[str, float]:
+def replay(sim: CellSimulator, currents_a: np.ndarray, dt_s: float, limits: ChargeLimits) -> dict[str, float]:
     """Replay piecewise-constant currents from the simulator's reset state and summarise the charge.
 
     Each interval is one :meth:`CellSimulator.step` with a voltage cut-off ``VOLTAGE_TOLERANCE_V`` above ``v_max``, so
@@ -146,6 +151,7 @@ def replay(sim: CellSimulator, currents_a: np.ndarray, dt_s: float, limits: _Lim
     """
     start = sim.state
     lli0 = sim.last.degradation.get("lli_pct", 0.0)
+    plating0 = sim.last.degradation.get("plating_ah", 0.0)
     v_peak, t_peak, anode_min = sim.last.voltage_v, sim.last.temperature_k, sim.last.anode_potential_v
     elapsed = 0.0
     result = sim.last
@@ -169,12 +175,29 @@ def replay(sim: CellSimulator, currents_a: np.ndarray, dt_s: float, limits: _Lim
     if "lli_pct" in result.degradation:
         summary["lli_pct"] = result.degradation["lli_pct"] - lli0
         summary["irreversible_lli_pct"] = sim.irreversible_loss().irreversible_pct - lli0
+    if "plating_ah" in result.degradation:
+        summary["plating_ah"] = result.degradation["plating_ah"] - plating0
     sim.restore(start)
     return summary
 
 
+def fine_replay(sim: CellSimulator, currents_a: np.ndarray, dt_s: float, limits: ChargeLimits) -> dict[str, float]:
+    """:func:`replay` at a tenth of each step, with how far each limit is passed between check points (0: held)."""
+    summary = replay(sim, np.repeat(currents_a, FINE_REPLAY_SPLIT), dt_s / FINE_REPLAY_SPLIT, limits)
+    summary["voltage_excess_mv"] = max(0.0, 1e3 * (summary["max_voltage_v"] - limits.v_max_v))
+    summary["temperature_excess_k"] = (
+        max(0.0, summary["peak_temperature_k"] - limits.t_max_k) if limits.t_max_k is not None else 0.0
+    )
+    summary["anode_excess_mv"] = (
+        max(0.0, 1e3 * (limits.anode_min_v - summary["min_anode_potential_v"]))
+        if limits.anode_min_v is not None
+        else 0.0
+    )
+    return summary
+
+
 def limited_profile(
-    sim: CellSimulator, current_a: float, dt_s: float, n_steps: int, limits: _Limits
+    sim: CellSimulator, current_a: float, dt_s: float, n_steps: int, limits: ChargeLimits
 ) -> tuple[np.ndarray, float]:
     """Currents [A] and end SOC of a CC charge at ``current_a`` with the BMS limit taper over ``n_steps`` steps.
 
@@ -195,7 +218,9 @@ def limited_profile(
     return currents, soc_end
 
 
-def matched_cccv(sim: CellSimulator, sc: Scenario, time_budget_s: float, dt_s: float, limits: _Limits) -> np.ndarray:
+def matched_cccv(
+    sim: CellSimulator, sc: Scenario, time_budget_s: float, dt_s: float, limits: ChargeLimits
+) -> np.ndarray:
     """The CC-CV profile that reaches the target SOC exactly at ``time_budget_s`` (bisection on the CC current).
 
     Raises
@@ -235,118 +260,46 @@ def matched_cccv(sim: CellSimulator, sc: Scenario, time_budget_s: float, dt_s: f
     return best
 
 
-def _shooting_nlp(
-    sim: CellSimulator, sc: Scenario, time_budget_s: float, n_intervals: int, limits: _Limits, weight: float
-) -> tuple[dict[str, Any], casadi.Function, np.ndarray, np.ndarray]:
-    """Single-shooting NLP over the interval C-rates: ``(nlp, entropy function, lbg, ubg)``.
-
-    The decision variables are C-rates (O(1) scaling). CVODES integrates the simulator's normalised-time DAE
-    (``tau in [0, 1]``, ``p = [inputs..., dt_s]``) over each interval; the N calls are chained symbolically, so CasADi
-    differentiates the whole charge exactly through CVODES forward/adjoint sensitivities.
-    """
-    import casadi
-
-    capacity_ah = limits.current_max_a / sc.c_rate_max
-    # Staggered forward sensitivities left out of the step-size control: 1.8x faster Jacobians than CasADi's default
-    # (measured 3.7 s vs 6.6 s for 20 intervals of SPMe-lumped), gradients unchanged to 7 digits.
-    options: dict[str, Any] = {
-        "abstol": sim.config.atol,
-        "reltol": sim.config.rtol,
-        "expand": True,
-        "show_eval_warnings": False,
-        "fsens_err_con": False,
-        "sensitivity_method": "staggered",
-    }
-    dae: dict[str, Any] = dict(sim.dae)  # the simulator's own equations: the bound is of the same discretised model
-    integrator = casadi.integrator("oc_interval", "cvodes", dae, 0.0, 1.0, options)
-    names = sim.output_names
-    state = sim.state
-    x0, x100 = sim.negative_window  # the episode's own cell (aging inputs), not the fresh one
-    p_rest = casadi.DM(state.inputs[2:])
-    dt_s = time_budget_s / n_intervals
-    c_rate = casadi.MX.sym("c_rate", n_intervals)
-    x: Any = state.x
-    entropy: Any = 0.0
-    # Path constraints at interval ends, (output, lower, upper): under a constant charging current V and temperature
-    # rise and the anode potential falls monotonically within an interval, so the end is where they bind.
-    path = [("voltage_v", -np.inf, limits.v_max_v)]
-    if limits.t_max_k is not None:
-        path.append(("temperature_k", -np.inf, limits.t_max_k))
-    if limits.anode_min_v is not None:
-        path.append(("anode_potential_v", limits.anode_min_v, np.inf))
-    g, lbg, ubg = [], [], []
-    out: Any = sim.output_function(state.x, casadi.DM(0, 1), state.inputs)
-    lli0 = float(out[names.index("lli_pct")]) if "lli_pct" in names else 0.0
-    for k in range(n_intervals):
-        p_k = casadi.vertcat(-c_rate[k] * capacity_ah, 0.0, p_rest)  # PyBaMM current: negative on charge
-        sol = integrator(x0=x, p=casadi.vertcat(p_k, dt_s))
-        x, entropy = sol["xf"], entropy + sol["qf"][0]
-        out = sim.output_function(x, casadi.MX(0, 1), p_k)
-        for name, lower, upper in path:
-            g.append(out[names.index(name)])
-            lbg.append(lower)
-            ubg.append(upper)
-    soc_end = (out[names.index("x_avg")] - x0) / (x100 - x0)
-    g.append(soc_end)
-    lbg.append(sc.target_soc)
-    ubg.append(np.inf)
-    objective = entropy
-    if weight and "lli_pct" in names:
-        objective = objective + weight * (_irreversible_pct(sim, integrator, x, p_rest, out) - lli0)
-    nlp: dict[str, Any] = {"x": c_rate, "f": objective, "g": casadi.vertcat(*g)}
-    return nlp, casadi.Function("entropy", [c_rate], [entropy]), np.array(lbg), np.array(ubg)
-
-
-def _irreversible_pct(sim: CellSimulator, integrator: Any, x_end: Any, p_rest: Any, out_end: Any) -> Any:
-    """The lithium lost for good by the end of the charge [%], symbolic in the decision variables: LLI at the end
-    minus the plated lithium that strips back in the open-circuit rest that follows (the same split as
-    :meth:`CellSimulator.irreversible_loss`, whose rest length it uses), so the optimum cannot gain by plating lithium
-    that a rest would recover, nor lose by it."""
-    import casadi
-
-    names = sim.output_names
-    lli_pct = out_end[names.index("lli_pct")]
-    if "plating_ah" not in names or "li_particles_ah" not in names:
-        return lli_pct
-    p_rest_k = casadi.vertcat(0.0, 0.0, p_rest)
-    rested = integrator(x0=x_end, p=casadi.vertcat(p_rest_k, RELAXATION_S))["xf"]
-    out_rest = sim.output_function(rested, casadi.MX(0, 1), p_rest_k)
-    recovered_ah = out_end[names.index("plating_ah")] - out_rest[names.index("plating_ah")]
-    lithium_0_ah = out_end[names.index("li_particles_ah")] / (1.0 - lli_pct / 100.0)
-    return lli_pct - 100.0 * recovered_ah / lithium_0_ah
-
-
 def optimal_charge(
     scenario: str | Scenario,
     time_budget_s: float,
-    n_intervals: int = 20,
+    n_intervals: int | None = None,
     degradation_weight: float = 0.0,
     overrides: dict[str, Any] | None = None,
     initial_guess_a: np.ndarray | None = None,
     max_wall_time_s: float = DEFAULT_MAX_WALL_TIME_S,
     initial_state: SimState | None = None,
+    objective: str | None = None,
+    n_basis: int = DEFAULT_BASIS,
 ) -> OptimalResult:
-    """Solve the open-loop entropy-optimal charge of a scenario within a time budget.
+    """Solve the open-loop optimal charge of a scenario within a time budget.
 
     Parameters
     ----------
     scenario : str or Scenario
-        Scenario name, Gymnasium id, YAML path or a loaded :class:`~eomctl.charging.scenarios.Scenario`. The episode
-        starts at the mean of any randomised range.
-    time_budget_s, n_intervals : float, int
-        Charge-time budget ``T`` [s] (the target SOC must be reached by then), in ``n_intervals`` piecewise-constant
-        current intervals.
+        Scenario name, Gymnasium id, YAML path or a loaded :class:`~eomctl.charging.scenarios.Scenario`.
+    time_budget_s : float
+        Charge-time budget ``T`` [s] (the target SOC must be reached by then).
+    n_intervals : int, optional
+        Number of piecewise-constant current steps; default ``ceil(T / dt_s)`` of the scenario, so the steps are at
+        most the env's own.
     degradation_weight : float
-        Weight ``w`` [J/K per %] of the lithium lost for good (needs a scenario with degradation).
+        Weight ``w`` [J/K per %] of the lithium lost for good in the "weighted" objective.
     overrides : dict, optional
         Overrides merged into the scenario file (see :func:`~eomctl.charging.scenarios.load_scenario`).
     initial_guess_a : numpy.ndarray, optional
-        Start currents [A]; default the matched-time CC-CV profile at the same resolution.
+        A further start profile [A] (e.g. a baseline's own currents or the neighbouring budget's optimum), resampled
+        to the steps; the solve starts from the better feasible one of it and the matched-time CC-CV.
     max_wall_time_s : float
         Wall-time cap of the NLP solve [s]; past it the best feasible iterate is returned (status "time_limit").
     initial_state : SimState, optional
         The episode's start (its SOC, temperatures and aging inputs: ``env.unwrapped.sim.state`` after a reset);
         default the mean of every randomised range with the cell's nominal inputs.
+    objective : {"entropy", "irreversible", "weighted"}, optional
+        What is minimised: Sigma; the irreversible lithium loss (scaled by ``IRREVERSIBLE_SCALE``); or Sigma +
+        ``degradation_weight`` x the irreversible loss. Default "weighted" when a weight is given, else "entropy".
+    n_basis : int
+        Free directions of the profile (hat functions on as many knots).
 
     Returns
     -------
@@ -355,112 +308,87 @@ def optimal_charge(
         is out of range.
     """
     sc = _load(scenario, overrides)
-    _check_arguments(sc, time_budget_s, n_intervals, degradation_weight)
+    objective = objective or ("weighted" if degradation_weight else "entropy")
+    n_steps = n_intervals if n_intervals is not None else max(1, math.ceil(time_budget_s / sc.dt_s - 1e-9))
+    _check_arguments(sc, time_budget_s, n_steps, degradation_weight, objective, n_basis)
     sim, limits = _fresh_simulator(sc, initial_state)
-    dt_s = time_budget_s / n_intervals
-    cccv = matched_cccv(sim, sc, time_budget_s, dt_s, limits)  # raises ConfigError when the budget is infeasible
-    guess = cccv if initial_guess_a is None else np.asarray(initial_guess_a, dtype=float)
-    if guess.shape != (n_intervals,):
-        raise ConfigError(f"initial_guess_a must have {n_intervals} entries; got shape {guess.shape}")
-    nlp, entropy_fn, lbg, ubg = _shooting_nlp(sim, sc, time_budget_s, n_intervals, limits, degradation_weight)
-    capacity_ah = limits.current_max_a / sc.c_rate_max
-    tic = time.perf_counter()
-    c_rate, status, n_iter = _solve_slsqp(nlp, lbg, ubg, guess / capacity_ah, sc.c_rate_max, max_wall_time_s)
-    solve_time_s = time.perf_counter() - tic
-    currents_a = c_rate * capacity_ah
+    dt_s = time_budget_s / n_steps
+    guess = None if initial_guess_a is None else resample_profile(np.asarray(initial_guess_a, dtype=float), n_steps)
+    try:
+        cccv = matched_cccv(sim, sc, time_budget_s, dt_s, limits)
+    except ConfigError:
+        # Even the fastest constant-current-per-step charge misses the target in time. A given profile (e.g. a
+        # baseline whose in-step limit controller charged a little more) may still be made feasible: try from it.
+        if guess is None:
+            raise
+        cccv = np.full(n_steps, np.nan)
+    starts = [s for s in (cccv, guess) if s is not None and np.all(np.isfinite(s))]
+    entropy_weight, irreversible_weight = {
+        "entropy": (1.0, 0.0),
+        "irreversible": (0.0, IRREVERSIBLE_SCALE),
+        "weighted": (1.0, degradation_weight),
+    }[objective]
+    optimizer = ChargeOptimizer(
+        sim, limits, n_steps, dt_s, checks_per_step=CHECKS_PER_STEP, n_basis=n_basis,
+        entropy_weight=entropy_weight, irreversible_weight=irreversible_weight,
+    )  # fmt: skip
+    solution = optimizer.solve(sim.state, sim.negative_window, sc.target_soc, starts, max_wall_time_s)
+    currents_a = solution.currents_a if solution.start >= 0 else starts[0]
+    # No feasible profile found (every start passes a limit or misses the target, and SLSQP did not repair it): what
+    # is returned is not a bound, whatever SLSQP's own verdict, and is marked so.
+    status = solution.status if solution.feasible else "infeasible"
     return OptimalResult(
         time_budget_s=float(time_budget_s),
-        n_intervals=n_intervals,
+        n_intervals=n_steps,
         currents_a=currents_a,
-        predicted_entropy_j_per_k=float(entropy_fn(c_rate)),
+        predicted_entropy_j_per_k=solution.predicted_entropy_j_per_k,
         replay=replay(sim, currents_a, dt_s, limits),
-        solve_time_s=solve_time_s,
+        solve_time_s=solution.solve_time_s,
         status=status,
-        method=f"single shooting, CVODES forward sensitivities, SLSQP ({n_iter} iterations)",
+        method=(
+            f"single shooting on {n_steps} steps with {CHECKS_PER_STEP} limit checks each, {optimizer.basis.shape[1]} "
+            f"hat-function directions, CVODES forward sensitivities, SLSQP ({solution.iterations} iterations)"
+        ),
         cccv_currents_a=cccv,
-        cccv_entropy_j_per_k=replay(sim, cccv, dt_s, limits)["entropy_j_per_k"],
+        cccv_entropy_j_per_k=replay(sim, cccv, dt_s, limits)["entropy_j_per_k"]
+        if np.all(np.isfinite(cccv))
+        else np.nan,
+        objective=objective,
+        iterations=solution.iterations,
+        fine_replay=fine_replay(sim, currents_a, dt_s, limits),
+        start="cccv" if starts[max(solution.start, 0)] is cccv else "guess",
     )
 
 
-def _check_arguments(sc: Scenario, time_budget_s: float, n_intervals: int, degradation_weight: float) -> None:
+def resample_profile(currents_a: np.ndarray, n_steps: int) -> np.ndarray:
+    """A piecewise-constant profile on ``n_steps`` equal steps over the same duration, with the charge of each new
+    step equal to the old profile's charge in that time window (so the total charge is kept)."""
+    if currents_a.size == n_steps:
+        return currents_a.copy()
+    edges_old = np.linspace(0.0, 1.0, currents_a.size + 1)
+    charge = np.concatenate([[0.0], np.cumsum(currents_a) / currents_a.size])
+    edges_new = np.linspace(0.0, 1.0, n_steps + 1)
+    return np.diff(np.interp(edges_new, edges_old, charge)) * n_steps
+
+
+def _check_arguments(
+    sc: Scenario, time_budget_s: float, n_intervals: int, degradation_weight: float, objective: str, n_basis: int
+) -> None:
     """Refuse a bound that cannot be posed, before any simulator is built."""
-    if not 1 <= n_intervals <= 200:
-        raise ConfigError(f"n_intervals must lie in [1, 200]; got {n_intervals}")
+    if not 1 <= n_intervals <= 400:
+        raise ConfigError(f"n_intervals must lie in [1, 400]; got {n_intervals}")
+    if not 1 <= n_basis <= 100:
+        raise ConfigError(f"n_basis must lie in [1, 100]; got {n_basis}")
     if not time_budget_s > 0 or degradation_weight < 0:
         raise ConfigError(
             f"need time_budget_s > 0 and degradation_weight >= 0; got {time_budget_s}, {degradation_weight}"
         )
-    if degradation_weight and not sc.simulator.degradation:
-        raise ConfigError(f"scenario '{sc.name}' has no degradation model; degradation_weight needs one")
-
-
-class _WallTimeExceeded(Exception):
-    """Raised from a callback to stop SLSQP at its wall-time cap."""
-
-
-def _solve_slsqp(
-    nlp: dict[str, Any], lbg: np.ndarray, ubg: np.ndarray, x0: np.ndarray, x_max: float, max_wall_time_s: float
-) -> tuple[np.ndarray, str, int]:
-    """Solve the dense NLP with SciPy's SLSQP on exact CasADi derivatives: ``(x, status, iterations)``.
-
-    Measured on FastCharge 2400 s, 20 intervals (SPMe lumped, loaded 2-core machine): SLSQP 12 iterations in 61 s,
-    IPOPT with an L-BFGS Hessian 15 iterations in 162 s, same optimum to 1e-8 J/K. SLSQP's dense BFGS suits 10-30
-    variables, and its line search needs only values (one simulation each); Jacobians (one forward-sensitivity solve
-    of all N directions) are evaluated once per iteration. On a wall-time overrun the best feasible iterate is kept.
-    """
-    import casadi
-    from scipy.optimize import minimize
-
-    fg = casadi.vertcat(nlp["f"], nlp["g"])
-    values_fn = casadi.Function("values", [nlp["x"]], [fg])
-    jacobian_fn = casadi.Function("jacobian", [nlp["x"]], [casadi.jacobian(fg, nlp["x"])])
-    lower, upper = np.isfinite(lbg), np.isfinite(ubg)
-    cache: dict[str, tuple[bytes, np.ndarray]] = {}
-    best: list[Any] = [np.inf, x0]
-    deadline = time.perf_counter() + max_wall_time_s
-
-    def evaluate(kind: str, x: np.ndarray) -> np.ndarray:
-        if kind in cache and cache[kind][0] == x.tobytes():
-            return cache[kind][1]
-        if time.perf_counter() > deadline:
-            raise _WallTimeExceeded
-        value = np.array((values_fn if kind == "values" else jacobian_fn)(x))
-        if kind == "values":
-            value = value.ravel()
-            g = value[1:]
-            if np.all(g >= lbg - 1e-6) and np.all(g <= ubg + 1e-6) and value[0] < best[0]:
-                best[:] = [value[0], x.copy()]
-        cache[kind] = (x.tobytes(), value)
-        return value
-
-    def inequalities(x: np.ndarray) -> np.ndarray:  # SLSQP's form: c(x) >= 0
-        g = evaluate("values", x)[1:]
-        return np.concatenate([g[lower] - lbg[lower], ubg[upper] - g[upper]])
-
-    def inequality_jacobian(x: np.ndarray) -> np.ndarray:
-        jac = evaluate("jacobian", x)[1:]
-        return np.vstack([jac[lower], -jac[upper]])
-
-    try:
-        res = minimize(
-            lambda x: float(evaluate("values", x)[0]),
-            x0,
-            jac=lambda x: evaluate("jacobian", x)[0],
-            bounds=[(0.0, x_max)] * x0.size,
-            constraints=[{"type": "ineq", "fun": inequalities, "jac": inequality_jacobian}],
-            method="SLSQP",
-            options={"maxiter": SLSQP_MAX_ITER, "ftol": SLSQP_FTOL},
-        )
-    except (_WallTimeExceeded, RuntimeError) as exc:  # RuntimeError: CVODES failed at a trial point
-        reason = "time_limit" if isinstance(exc, _WallTimeExceeded) else "solver_failure"
-        return np.clip(best[1], 0.0, x_max), reason, -1
-    x = np.clip(res.x, 0.0, x_max)
-    g = evaluate("values", x)[1:]
-    if not (np.all(g >= lbg - 1e-6) and np.all(g <= ubg + 1e-6)):  # SLSQP stopped at an infeasible point
-        return np.clip(best[1], 0.0, x_max), "infeasible" if res.status == 4 else "not_converged", int(res.nit)
-    # Status 8 (line search stalled) at a feasible point: converged to the noise of the integrator tolerances.
-    status = {0: "optimal", 8: "optimal", 9: "iteration_limit"}.get(int(res.status), str(res.message))
-    return x, status, int(res.nit)
+    if objective not in OBJECTIVES:
+        raise ConfigError(f"objective must be one of {OBJECTIVES}; got '{objective}'")
+    if (degradation_weight or objective != "entropy") and not sc.simulator.degradation:
+        raise ConfigError(f"scenario '{sc.name}' has no degradation model; the '{objective}' objective needs one")
+    if objective == "weighted" and not degradation_weight > 0:
+        raise ConfigError("the 'weighted' objective needs degradation_weight > 0")
 
 
 def cccv_at_budget(

@@ -114,32 +114,50 @@ def _plain(overrides: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return None if overrides is None else dict(overrides)
 
 
-def optimal_bound_task(
-    env_id: str, time_budget_s: float, n_intervals: int, overrides: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    """The optimal-control bound for one charge-time budget (a top-level task for :func:`run_tasks`).
+def optimal_bounds_task(
+    env_id: str, time_budgets_s: Sequence[float], n_intervals: int | None, overrides: Mapping[str, Any] | None
+) -> list[dict[str, Any]]:
+    """The optimal-control bound at each charge-time budget, longest first, each solve warm-started from the optimum
+    of the previous budget (its profile stretched to the new budget with the same charge) as well as the matched-time
+    CC-CV (a top-level task for :func:`run_tasks`).
 
     The replayed optimum counts as having reached the target when its end SOC is within the optimiser's own SOC
-    tolerance of the scenario's target; ``status`` records the optimiser's verdict.
+    tolerance of the scenario's target; ``status`` records the optimiser's verdict and ``converged`` whether it is a
+    bound (only status "optimal" is).
     """
-    spec, start = f"optimal:budget_s={time_budget_s:g},n_intervals={n_intervals}", time.perf_counter()
-    try:
-        target_soc = load_scenario(env_id, overrides).target_soc
-        result = optimal_charge(env_id, time_budget_s, n_intervals=n_intervals, overrides=_plain(overrides))
-    except Exception as exc:  # reported in the row, as for the protocols
-        return _error_row("optimal", spec, exc, time.perf_counter() - start)
-    replay, tolerance = result.replay, SOC_TOLERANCE
-    reached = float(replay.get("final_soc", np.nan)) >= target_soc - tolerance
-    metrics = {name: float(replay.get(name, np.nan)) for name in (*OBJECTIVES, "lli_pct")}
-    return {"family": "optimal", "spec": spec, **metrics, "reached_target": float(reached), "status": result.status,
-            "wall_s": time.perf_counter() - start, "error": ""}  # fmt: skip
+    rows: list[dict[str, Any]] = []
+    previous: tuple[float, np.ndarray] | None = None
+    target_soc = load_scenario(env_id, overrides).target_soc
+    for time_budget_s in sorted(time_budgets_s, reverse=True):
+        spec, start = f"optimal:budget_s={time_budget_s:g}", time.perf_counter()
+        if n_intervals is not None:
+            spec += f",n_intervals={n_intervals}"
+        guess = None if previous is None else previous[1] * (previous[0] / time_budget_s)  # same charge, less time
+        try:
+            result = optimal_charge(env_id, time_budget_s, n_intervals=n_intervals, overrides=_plain(overrides),
+                                    initial_guess_a=guess)  # fmt: skip
+        except Exception as exc:  # reported in the row, as for the protocols
+            rows.append(_error_row("optimal", spec, exc, time.perf_counter() - start))
+            continue
+        replay = result.replay
+        reached = float(replay.get("final_soc", np.nan)) >= target_soc - SOC_TOLERANCE
+        metrics = {name: float(replay.get(name, np.nan)) for name in (*OBJECTIVES, "lli_pct")}
+        rows.append({"family": "optimal", "spec": spec, **metrics, "reached_target": float(reached),
+                     "status": result.status, "converged": result.converged, "iterations": result.iterations,
+                     "solve_s": result.solve_time_s, "warm_start": result.start == "guess",
+                     "wall_s": time.perf_counter() - start, "error": ""})  # fmt: skip
+        if result.converged:
+            previous = (time_budget_s, result.currents_a)
+    order = {float(b): i for i, b in enumerate(time_budgets_s)}
+    return sorted(rows, key=lambda r: order.get(float(r["spec"].split("=")[1].split(",")[0]), 0))
 
 
 def sweep_task(env_id: str, overrides: Mapping[str, Any] | None, **params: Any) -> list[dict[str, Any]]:
-    """Sweep rows: the bound for one budget (:func:`optimal_bound_task`) when ``params`` hold ``time_budget_s``, else a
-    chunk of protocols (:func:`evaluate_specs_task`); one task function, so both share a pool and a checkpoint."""
-    if "time_budget_s" in params:
-        return [optimal_bound_task(env_id, params["time_budget_s"], params["n_intervals"], overrides)]
+    """Sweep rows: the bound at every budget (:func:`optimal_bounds_task`) when ``params`` hold ``time_budgets_s``,
+    else a chunk of protocols (:func:`evaluate_specs_task`); one task function, so both share a pool and a
+    checkpoint."""
+    if "time_budgets_s" in params:
+        return optimal_bounds_task(env_id, params["time_budgets_s"], params["n_intervals"], overrides)
     return evaluate_specs_task(env_id, params["specs"], params["episodes"], params["seed"], overrides)
 
 
@@ -172,7 +190,7 @@ def sweep(
     checkpoint: str | Path | None = None,
     *,
     quick: bool = False,
-    n_intervals: int = 20,
+    n_intervals: int | None = None,
     eps: Sequence[float] = DEFAULT_EPS,
     max_workers: int | None = None,
     ray_address: str | None = None,
@@ -198,7 +216,8 @@ def sweep(
     quick : bool
         The coarse grid of :func:`default_grid` (when ``families`` names families or is None) and one default budget.
     n_intervals, eps
-        Current intervals of the optimal-control bound; EEZ slack per objective (see :func:`eez_distance`).
+        Current steps of the optimal-control bound (default: the env's step); EEZ slack per objective (see
+        :func:`eez_distance`).
 
     Returns
     -------
@@ -213,7 +232,8 @@ def sweep(
         env_id, plain, budgets, n_intervals, specs, episodes, seed, worker_count(executor, max_workers)
     )
     results = run_tasks(sweep_task, tasks, executor, max_workers, ray_address, progress, checkpoint)
-    ordered = results[len(budgets) :] + results[: len(budgets)]  # protocols first, then the bound
+    n_bound = 1 if budgets else 0
+    ordered = results[n_bound:] + results[:n_bound]  # protocols first, then the bound
     rows: list[dict[str, Any]] = [row for result in ordered for row in result]
     failed = [f"{row['spec']} ({row['error']})" for row in rows if row.get("error")]
     if failed:
@@ -225,18 +245,19 @@ def _sweep_tasks(
     env_id: str,
     overrides: dict[str, Any] | None,
     budgets_s: Sequence[float],
-    n_intervals: int,
+    n_intervals: int | None,
     specs: Sequence[str],
     episodes: int,
     seed: int,
     workers: int,
 ) -> list[dict[str, Any]]:
-    """The keyword mappings of :func:`sweep_task`: one per bound budget, then the protocols in ``workers`` chunks."""
-    # The bound's solves are the longest tasks: submitted first, they overlap with the protocol episodes.
-    tasks: list[dict[str, Any]] = [
-        {"env_id": env_id, "overrides": overrides, "time_budget_s": float(b), "n_intervals": n_intervals}
-        for b in budgets_s
-    ]
+    """The keyword mappings of :func:`sweep_task`: one for the bound's budgets (solved in sequence, each warm-started
+    from its neighbour), then the protocols in ``workers`` chunks."""
+    # The bound's solves are the longest task: submitted first, it overlaps with the protocol episodes.
+    tasks: list[dict[str, Any]] = []
+    if budgets_s:
+        budgets = [float(b) for b in budgets_s]
+        tasks.append({"env_id": env_id, "overrides": overrides, "time_budgets_s": budgets, "n_intervals": n_intervals})
     return tasks + [{"env_id": env_id, "overrides": overrides, "specs": chunk, "episodes": episodes, "seed": seed}
                     for chunk in chunks(specs, workers)]  # fmt: skip
 

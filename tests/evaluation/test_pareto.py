@@ -177,11 +177,17 @@ def test_sweep_runs_every_spec_through_the_executor(fake_evaluation: None, tmp_p
 
 
 def test_sweep_bound_rows(fake_evaluation: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    def optimal_charge(scenario: str, time_budget_s: float, n_intervals: int, overrides: Any) -> Any:
+    guesses: list[Any] = []
+
+    def optimal_charge(
+        scenario: str, time_budget_s: float, n_intervals: int, overrides: Any, initial_guess_a: Any
+    ) -> Any:
+        guesses.append(initial_guess_a)
         soc = 0.8 if time_budget_s > 2000 else 0.7  # the short budget misses FastCharge's target of 0.8
         replay = {"charge_time_s": time_budget_s, "entropy_j_per_k": 3e4 / time_budget_s, "irreversible_lli_pct": 0.01,
                   "final_soc": soc}  # fmt: skip
-        return types.SimpleNamespace(replay=replay, status="optimal")
+        return types.SimpleNamespace(replay=replay, status="optimal", converged=True, iterations=3, solve_time_s=1.0,
+                                     start="cccv", currents_a=np.full(4, 5.0))  # fmt: skip
 
     monkeypatch.setattr(sweep_module, "optimal_charge", optimal_charge)
     monkeypatch.setattr(sweep_module, "SOC_TOLERANCE", 1e-3)
@@ -192,6 +198,9 @@ def test_sweep_bound_rows(fake_evaluation: None, monkeypatch: pytest.MonkeyPatch
     assert [r["reached_target"] for r in rows] == [1.0, 0.0, 1.0]
     assert [r["on_front"] for r in rows] == [True, False, True]
     assert rows[2]["status"] == "optimal" and rows[2]["entropy_j_per_k"] == pytest.approx(12.5)
+    # Longest budget first, cold; the shorter one warm-started from it with the same charge in less time.
+    assert guesses[0] is None
+    np.testing.assert_allclose(guesses[1], np.full(4, 5.0 * 2400 / 1800))
 
 
 def test_default_grid_covers_the_families() -> None:
