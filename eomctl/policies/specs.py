@@ -1,7 +1,8 @@
 """Policies by name: ``cccv:rate=1C,vmax=4.2,cutoff=C/20``, ``multistage:rates=3C/2C/1C,switch_soc=0.3/0.5`` (or
 ``switch_v=4.0/4.1``), ``boost:boost=3C,boost_until_soc=0.3,rate=1C``, ``pulse:rate=2C,on_s=60,off_s=30``,
-``cp:power_w=15,vmax=4.2``, ``ccco:rate=2C,margin=0.01``, or the path of a trained model (``.zip``) or run folder;
-and back (:func:`policy_spec`)."""
+``cp:power_w=15,vmax=4.2``, ``ccco:rate=2C,margin=0.01``,
+``mpc:rate=2C,horizon_s=600,replan_s=60,objective=entropy,state=oracle`` (:mod:`eomctl.policies.mpc`), or the path
+of a trained model (``.zip``) or run folder; and back (:func:`policy_spec`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from eomctl.core.errors import ConfigError
 from eomctl.policies.baselines import CCCO, CCCV, Baseline, Boost, ConstantPower, Multistage, Pulse, Rate, shortest
+from eomctl.policies.mpc import MPC
 from eomctl.policies.protocol import Policy
 from eomctl.policies.trained import TrainedPolicy, is_model_path, load_agent
 
@@ -31,6 +33,8 @@ def policy_spec(policy: Any) -> str:
 
 
 def _format(value: Any) -> str:
+    if isinstance(value, str):
+        return value
     if isinstance(value, tuple):
         return "/".join(_format(v) for v in value)
     return str(value) if isinstance(value, Rate) else shortest(value)
@@ -72,6 +76,10 @@ def _number(text: str, where: str) -> float:
     return value
 
 
+def _word(text: str, where: str) -> str:
+    return text.strip().lower()
+
+
 def _rates(text: str, where: str) -> tuple[Rate, ...]:
     return tuple(parse_rate(t, where) for t in text.split("/"))
 
@@ -94,6 +102,17 @@ _FIELDS: dict[str, tuple[type[Baseline], dict[str, Callable[[str, str], Any]]]] 
     "pulse": (Pulse, {"rate": parse_rate, "on_s": _number, "off_s": _number, "vmax": _number}),
     "cp": (ConstantPower, {"power_w": _number, "vmax": _number}),
     "ccco": (CCCO, {"rate": parse_rate, "margin": _number}),
+    "mpc": (
+        MPC,
+        {
+            "rate": parse_rate,
+            "horizon_s": _number,
+            "replan_s": _number,
+            "objective": _word,
+            "weight": _number,
+            "state": _word,
+        },
+    ),
 }
 
 

@@ -14,14 +14,16 @@ import math
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from eomctl.cell.catalogue import load_cell
 from eomctl.charging.observation import ObservationSpace
 from eomctl.charging.scenarios import load_scenario
-from eomctl.core.errors import EomctlError
+from eomctl.core.errors import ConfigError, EomctlError
 from eomctl.policies.baselines import Baseline, Rate
+from eomctl.policies.mpc import MPC
 from eomctl.policies.protocol import EnvContext
 from eomctl.policies.specs import _FIELDS, parse_policy, parse_rate, policy_spec
 
@@ -136,6 +138,10 @@ def _assert_usable(policy: Any) -> None:
     assert parse_policy(policy_spec(policy)) == policy, policy_spec(policy)
     assert all(math.isfinite(v) for v in policy.limits.values())
     bound = dataclasses.replace(policy, context=CONTEXT)  # what bind(env) does, with the context read above
+    if isinstance(policy, MPC):  # it plans on the env's simulator, which this harness has not: a clear refusal
+        with pytest.raises(ConfigError, match="bind"):
+            bound.predict(OBSERVATIONS[0], None)
+        return
     state = None
     for observation in OBSERVATIONS:
         action, state = bound.predict(observation, state)
