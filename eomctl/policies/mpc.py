@@ -1,11 +1,13 @@
 """A model-predictive charger: the bound's optimiser, re-solved over a receding horizon as the charge goes.
 
 ``mpc:rate=2C,horizon_s=600,replan_s=60,objective=entropy,state=oracle`` keeps the charge time of CC-CV at ``rate``
-(the CC-CV's SOC trajectory, simulated on the controller's model at the start of the charge, is the schedule) and
-spends it with the least entropy (or irreversible lithium loss, or a weighted sum): every ``replan_s`` it solves
-:class:`~eomctl.cell.optimal_control.ChargeOptimizer` over the next ``horizon_s`` (steps of the env's control
-step, the scenario's limits at three check points per step) subject to reaching the schedule's SOC at the horizon's
-end (the target SOC once the horizon reaches the schedule's end), and applies the plan until the next replan.
+(simulated on the controller's model at the start of the charge) and spends it with the least entropy (or
+irreversible lithium loss, or a weighted sum). At the start it solves the whole charge open loop
+(:class:`~eomctl.cell.optimal_control.ChargeOptimizer`, the bound's problem on its own model) and takes that
+optimum's SOC trajectory as its schedule (the CC-CV's when no better feasible plan is found). Then every
+``replan_s`` it re-solves over the next ``horizon_s`` (steps of the env's control step, the scenario's limits at
+three check points per step) from the present state, subject to reaching the schedule's SOC at the horizon's end
+(the target once the horizon reaches the schedule's end), and applies the plan until the next replan.
 
 ``state`` says what the controller knows:
 
@@ -153,7 +155,37 @@ class MPC(Baseline):
             if result.soc >= sc.target_soc:
                 break
         model.restore(start)
-        return _Episode(model, limits, float(sc.dt_s), np.array(socs), np.array(currents), estimator)
+        episode = _Episode(model, limits, float(sc.dt_s), np.array(socs), np.array(currents), estimator)
+        self._plan_whole_charge(episode, start)
+        return episode
+
+    def _plan_whole_charge(self, ep: _Episode, start: Any) -> None:
+        """Replace the CC-CV schedule by the open-loop optimum over the whole charge (the bound's problem on the
+        controller's model, from the CC-CV), keeping its charge time: the receding horizon then tracks the optimum's
+        SOC trajectory and corrects what the model got wrong. Kept as CC-CV when no better feasible plan is found."""
+        sc, n_steps = self.target.scenario, ep.schedule_soc.size
+        if n_steps < 2 or ep.schedule_soc[-1] < sc.target_soc:
+            return
+        optimizer = self._optimizer(ep, n_steps, soft=False)
+        solution = optimizer.solve(start, ep.model.negative_window, sc.target_soc + SOC_MARGIN, [ep.schedule_a],
+                                   MAX_SOLVE_S)  # fmt: skip
+        ep.solve_s.append(solution.solve_time_s)
+        ep.statuses.append(f"whole charge: {solution.status if solution.feasible else 'infeasible'}")
+        if not solution.feasible:
+            return
+        socs = []
+        for current_a in solution.currents_a:
+            socs.append(ep.model.step(float(current_a), ep.dt_s).soc)
+        ep.model.restore(start)
+        ep.schedule_soc, ep.schedule_a = np.array(socs), solution.currents_a
+
+    def _optimizer(self, ep: _Episode, horizon: int, soft: bool = True) -> ChargeOptimizer:
+        weights = {"entropy": (1.0, 0.0), "irreversible": (0.0, IRREVERSIBLE_SCALE),
+                   "weighted": (1.0, self.weight)}[self.objective]  # fmt: skip
+        return ChargeOptimizer(
+            ep.model, ep.limits, horizon, ep.dt_s, n_basis=min(horizon, MAX_BASIS), entropy_weight=weights[0],
+            irreversible_weight=weights[1], soc_shortfall_weight=SHORTFALL_WEIGHT if soft else None,
+        )  # fmt: skip
 
     def _replan(self, ep: _Episode) -> None:
         """Solve the horizon's plan from the present state (oracle: the simulator's; ekf: the estimate)."""
@@ -163,12 +195,7 @@ class MPC(Baseline):
         end = min(ep.step + horizon, n_schedule) - 1
         soc_min = float(ep.schedule_soc[end]) if end < n_schedule - 1 else sc.target_soc + SOC_MARGIN
         if horizon not in ep.optimizers:
-            weights = {"entropy": (1.0, 0.0), "irreversible": (0.0, IRREVERSIBLE_SCALE),
-                       "weighted": (1.0, self.weight)}[self.objective]  # fmt: skip
-            ep.optimizers[horizon] = ChargeOptimizer(
-                ep.model, ep.limits, horizon, ep.dt_s, n_basis=min(horizon, MAX_BASIS),
-                entropy_weight=weights[0], irreversible_weight=weights[1], soc_shortfall_weight=SHORTFALL_WEIGHT,
-            )  # fmt: skip
+            ep.optimizers[horizon] = self._optimizer(ep, horizon)
         state = self.target.sim.state if ep.estimator is None else ep.estimator.state
         if ep.estimator is not None:
             ep.model.restore(state)

@@ -42,8 +42,9 @@ def test_degradation_objective_needs_a_degradation_model(env: ChargingEnv) -> No
 
 
 def test_oracle_mpc_plans_from_the_simulator_state_and_keeps_the_schedule(env: ChargingEnv) -> None:
-    """Six steps of a 2C-matched MPC (90 s horizon, replanned every 60 s): its requests are valid actions, it replans
-    on schedule, and the SOC it reaches is the schedule's (its end-of-horizon condition) to within 0.5 %."""
+    """Six steps of a 2C-matched MPC (90 s horizon, replanned every 60 s): it plans the whole charge first, its
+    requests are valid actions, it replans on time, and the SOC it reaches is its schedule's (its end-of-horizon
+    condition) to within 0.5 %."""
     policy, observation, _ = start_episode(parse_policy("mpc:rate=2C,horizon_s=90,replan_s=60"), env, 0)
     state = None
     for k in range(6):
@@ -51,7 +52,8 @@ def test_oracle_mpc_plans_from_the_simulator_state_and_keeps_the_schedule(env: C
         assert action.shape == (1,) and -1.0 <= float(action[0]) <= 1.0
         observation, _, terminated, _, _ = env.step(action)
         assert not terminated
-    assert len(state.solve_s) == 3 and all(s in ("optimal", "iteration_limit") for s in state.statuses)
+    assert len(state.solve_s) == 4 and state.statuses[0].startswith("whole charge")
+    assert all(s in ("optimal", "iteration_limit") for s in state.statuses[1:])
     assert env.sim.last.soc == pytest.approx(state.schedule_soc[5], abs=5e-3)
 
 
