@@ -8,6 +8,7 @@ The parts, in running order (:data:`PARTS`):
 | ``plating`` | plating rate law; plated and irreversible lithium of CC-CV charges by C-rate and ambient | plating |
 | ``protocols`` | CC-CV at 0.5C / 1C / 2C and other baselines, NMC and LFP, vs matched-time CC-CV | charging |
 | ``pareto`` | the charge-time / entropy / LLI Pareto manifold and the EEZ | charging |
+| ``bound`` | the optimal-control bound beside every baseline at the same charge time and start | bound |
 | ``policy`` | a trained policy (:data:`POLICY_FILES`) vs matched-time and standard-rate CC-CV | charging |
 | ``lifetime`` | cycle life under the shipped policy and matched-time CC-CV | life |
 | ``analytics``, ``bridge`` | EOM quantities, energy-entropy balance; entropy-impedance bridge | analytics |
@@ -35,6 +36,7 @@ from eomctl.bench import throughput as bench_throughput
 from eomctl.cell.catalogue import load_cell
 from eomctl.plotting.performance import plot_performance
 from eomctl.reproduce.analytics import BRIDGE_STATES, analytics_part, bridge_part
+from eomctl.reproduce.bound import bound_part
 from eomctl.reproduce.charging import POLICY_FILES, pareto_part, policy_part, protocols_part, training_part
 from eomctl.reproduce.checks import cold_life_part, validation_part
 from eomctl.reproduce.lfp_aging import lfp_aging_part
@@ -208,6 +210,12 @@ KEY_ROWS: tuple[KeyRow, ...] = (
     KeyRow("Capacity loss, A123 LFP at 25 C, 2C, 3000 cycles: eomctl / published fit", "LFP",
            "1x (the cell's own aging study; calibrated at C/2 only)",
            "Wang et al., J. Power Sources 196 (2011) 3942", "lfp_aging", "lfp_loss_ratio_25C_2C"),
+    KeyRow("Optimal-control bound <= baseline at the same time and start (rows with a valid bound)", "NMC+LFP",
+           "every baseline (design target)", "docs/evaluation.md", "bound", "bound_holds_fraction"),
+    KeyRow("Optimal-control bound: solves with status optimal", "NMC+LFP", ">= 95 % (design target)",
+           "docs/evaluation.md", "bound", "bound_optimal_fraction"),
+    KeyRow("Optimal-control bound: median solve time, env steps, entropy objective", "NMC+LFP",
+           "<= 60 s (design target)", "docs/evaluation.md", "bound", "bound_median_solve_s"),
     KeyRow("Fast lifetime: end-of-life cycle vs the cycle-by-cycle run", "NMC", "within 2 %",
            "design target (docs/lifetime.md)",
            "validation", "fast_eol_diff_pct"),
@@ -255,6 +263,16 @@ PARTS: tuple[Part, ...] = (
         inputs=("envs/FastCharge.yaml",),
         exclusive=True,  # runs its own parallel sweep
         checkpoints=("sweep_checkpoint.json", "sweep_cold_checkpoint.json"),
+    ),
+    Part(
+        "bound",
+        "The optimal-control bound beside every baseline at the same charge time and start",
+        bound_part,
+        quick_budget="FastCharge, CC-CV 2C only",
+        full_budget="FastCharge, ColdCharge at 0 C, AgedCell, LFPFastCharge; 6 baselines each, one episode (seed 0)",
+        inputs=("envs/FastCharge.yaml", "envs/ColdCharge.yaml", "envs/AgedCell.yaml", "envs/LFPFastCharge.yaml"),
+        exclusive=True,  # runs its own pool of two solves
+        checkpoints=("bound.ckpt.json",),
     ),
     Part(
         "policy",
