@@ -17,6 +17,11 @@ def _is_highlighted(row: Mapping[str, Any], labels: set[str]) -> bool:
     return str(row.get("spec")) in labels or str(row.get("family")) in labels
 
 
+def _truthy(value: Any) -> bool:
+    """A flag as a CSV stores it ("1", "True", 1.0) or as a bool."""
+    return str(value).strip().lower() in ("1", "1.0", "true")
+
+
 def _front_surface(ax: Any, front: np.ndarray) -> None:
     """A triangulated surface through the front points where they span a plane in (time, entropy), else lines."""
     order = np.argsort(front[:, 0])
@@ -62,6 +67,8 @@ def plot_pareto(
     eez_mask = np.array([bool(r.get("in_eez")) for r in rows], dtype=bool) & ~front_mask
     hi_mask = np.array([_is_highlighted(r, labels) for r in rows], dtype=bool)
     short = ~np.array([row_reached_target(r) for r in rows], dtype=bool)
+    # A bound solve that did not converge is a feasible profile, not a bound: ringed in black, whatever its group.
+    unconverged = np.array([r.get("family") == "optimal" and not _truthy(r.get("converged", True)) for r in rows])
     extra_pts = objective_matrix(extra) * np.array([1 / 60, 1.0, 1.0])
     names = ("charge time [min]", "entropy [J/K]", "irreversible Li loss [%]")
     groups: list[tuple[np.ndarray, dict[str, Any]]] = [
@@ -70,7 +77,9 @@ def plot_pareto(
         (eez_mask, {"c": "tab:green", "marker": "o", "s": 30, "label": "in EEZ"}),
         (front_mask, {"c": "tab:blue", "marker": "D", "s": 36, "label": "Pareto front"}),
         (hi_mask, {"facecolors": "none", "edgecolors": "tab:red", "marker": "o", "s": 110, "label": "under test"}),
-    ]
+        (unconverged, {"facecolors": "none", "edgecolors": "k", "marker": "s", "s": 90,
+                       "label": "bound not converged"}),
+    ]  # fmt: skip
     fig = Figure(figsize=(12, 9))
     ax3 = fig.add_subplot(2, 2, 1, projection="3d")
     for mask, style in groups:

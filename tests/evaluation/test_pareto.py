@@ -227,6 +227,50 @@ def test_plot_pareto_writes_a_png(rows: list[dict[str, Any]], tmp_path: Path) ->
     assert [p.name for p in path.parent.iterdir()] == ["pareto.png"]  # no temporary file left behind
 
 
+def test_plot_rings_a_bound_that_did_not_converge(tmp_path: Path) -> None:
+    """A non-converged bound point is drawn with its own legend entry (it is a feasible profile, not a bound)."""
+    from matplotlib.figure import Figure
+
+    from eomctl.plotting import pareto as pareto_plot
+
+    labels: list[str] = []
+    original = Figure.add_subplot
+
+    def add_subplot(self: Figure, *args: Any, **kwargs: Any) -> Any:
+        ax = original(self, *args, **kwargs)
+        scatter = ax.scatter
+
+        def recording(*a: Any, **k: Any) -> Any:
+            labels.append(str(k.get("label")))
+            return scatter(*a, **k)
+
+        ax.scatter = recording
+        return ax
+
+    rows = [
+        *ROWS,
+        {
+            "family": "optimal",
+            "spec": "optimal:budget_s=2000",
+            "charge_time_s": 2000.0,
+            "entropy_j_per_k": 9.0,
+            "irreversible_lli_pct": 0.001,
+            "reached_target": 1.0,
+            "converged": "0",
+        },
+    ]
+    import unittest.mock
+
+    with unittest.mock.patch.object(Figure, "add_subplot", add_subplot):
+        pareto_plot.plot_pareto(annotate_front(rows), tmp_path / "p.png")
+    assert "bound not converged" in labels
+    rows[-1]["converged"] = "1"
+    labels.clear()
+    with unittest.mock.patch.object(Figure, "add_subplot", add_subplot):
+        pareto_plot.plot_pareto(annotate_front(rows), tmp_path / "p.png")
+    assert "bound not converged" not in labels
+
+
 def test_pareto_parser() -> None:
     parser = argparse.ArgumentParser(prog="eomctl")
     pareto_cli.add_parser(parser.add_subparsers(dest="command"))
