@@ -13,6 +13,7 @@ with SOC (``P0 = sigma_soc^2 v v^T`` plus a small diagonal), the uncertainty an 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,8 +69,7 @@ class ExtendedKalmanFilter:
         self._measure = casadi.Function("ekf_h", [xs, ps], [y, casadi.jacobian(y, xs)])
         self.stats = EstimatorStats()
         soc = self._soc_from_rest_voltage(voltage_v, temperature_k)
-        start = sim.reset(soc=soc, temperature_k=temperature_k, ambient_k=temperature_k)
-        del start
+        sim.reset(soc=soc, temperature_k=temperature_k, ambient_k=temperature_k)
         self.x = np.asarray(sim.state.x).ravel()
         self.inputs = np.asarray(sim.state.inputs, dtype=float)
         direction = self._soc_direction(soc, temperature_k)
@@ -114,8 +114,6 @@ class ExtendedKalmanFilter:
     def step(self, current_a: float, voltage_v: float, temperature_k: float) -> None:
         """Predict over one step at the measured mean ``current_a`` [A, charging positive], then correct with the
         voltage and temperature measured at its end."""
-        import time
-
         tic = time.perf_counter()
         p = self.inputs.copy()
         p[0], p[1] = -current_a, 0.0  # PyBaMM current: negative on charge

@@ -119,7 +119,6 @@ class ChargeOptimizer:
         self.limits, self.n_steps, self.dt_s = limits, n_steps, float(dt_s)
         self.basis = hat_basis(n_steps, n_basis)
         names = sim.output_names
-        self._sim = sim
         options: dict[str, Any] = {
             "abstol": sim.config.atol,
             "reltol": sim.config.rtol,
@@ -212,6 +211,11 @@ class ChargeOptimizer:
         forward = self._values.forward(per_thread)
         self._per_thread = per_thread
         self._jacobian = forward.map(self._threads, "thread", self._threads)
+
+    @property
+    def n_variables(self) -> int:
+        """Decision variables: the basis weights, and the SOC shortfall when the end condition is soft."""
+        return self._n_z
 
     # ------------------------------------------------------------------ evaluation
     def _params(self, state: SimState, window: tuple[float, float], soc_min: float, u_ref: np.ndarray) -> list[Any]:
@@ -311,7 +315,7 @@ def solve_slsqp(
     """
     from scipy.optimize import minimize
 
-    n_z = problem._n_z
+    n_z = problem.n_variables
     z_start = np.zeros(n_z) if z0 is None else np.asarray(z0, dtype=float)
     lbg, ubg = problem.lbg, problem.ubg
     lower, upper = np.isfinite(lbg), np.isfinite(ubg)
