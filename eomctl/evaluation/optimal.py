@@ -365,10 +365,15 @@ def resample_profile(currents_a: np.ndarray, n_steps: int) -> np.ndarray:
     step equal to the old profile's charge in that time window (so the total charge is kept)."""
     if currents_a.size == n_steps:
         return currents_a.copy()
-    edges_old = np.linspace(0.0, 1.0, currents_a.size + 1)
-    charge = np.concatenate([[0.0], np.cumsum(currents_a) / currents_a.size])
-    edges_new = np.linspace(0.0, 1.0, n_steps + 1)
-    return np.diff(np.interp(edges_new, edges_old, charge)) * n_steps
+    return profile_on_steps(np.linspace(0.0, 1.0, currents_a.size + 1), currents_a, 1.0, n_steps)
+
+
+def profile_on_steps(times_s: np.ndarray, currents_a: np.ndarray, time_budget_s: float, n_steps: int) -> np.ndarray:
+    """A recorded profile (``currents_a[k]`` flowing from ``times_s[k]`` to ``times_s[k + 1]``) as ``n_steps`` equal
+    steps over ``[0, time_budget_s]``, each carrying the charge the recording put through in that window."""
+    charge = np.concatenate([[0.0], np.cumsum(currents_a * np.diff(times_s))])
+    grid = np.linspace(0.0, time_budget_s, n_steps + 1)
+    return np.diff(np.interp(grid, times_s - times_s[0], charge)) / np.diff(grid)
 
 
 def _check_arguments(

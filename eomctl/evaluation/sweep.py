@@ -125,10 +125,11 @@ def optimal_bounds_task(
     tolerance of the scenario's target; ``status`` records the optimiser's verdict and ``converged`` whether it is a
     bound (only status "optimal" is).
     """
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = [{} for _ in time_budgets_s]
     previous: tuple[float, np.ndarray] | None = None
     target_soc = load_scenario(env_id, overrides).target_soc
-    for time_budget_s in sorted(time_budgets_s, reverse=True):
+    for i in sorted(range(len(time_budgets_s)), key=lambda k: -time_budgets_s[k]):
+        time_budget_s = time_budgets_s[i]
         spec, start = f"optimal:budget_s={time_budget_s:g}", time.perf_counter()
         if n_intervals is not None:
             spec += f",n_intervals={n_intervals}"
@@ -137,19 +138,18 @@ def optimal_bounds_task(
             result = optimal_charge(env_id, time_budget_s, n_intervals=n_intervals, overrides=_plain(overrides),
                                     initial_guess_a=guess)  # fmt: skip
         except Exception as exc:  # reported in the row, as for the protocols
-            rows.append(_error_row("optimal", spec, exc, time.perf_counter() - start))
+            rows[i] = _error_row("optimal", spec, exc, time.perf_counter() - start)
             continue
         replay = result.replay
         reached = float(replay.get("final_soc", np.nan)) >= target_soc - SOC_TOLERANCE
         metrics = {name: float(replay.get(name, np.nan)) for name in (*OBJECTIVES, "lli_pct")}
-        rows.append({"family": "optimal", "spec": spec, **metrics, "reached_target": float(reached),
-                     "status": result.status, "converged": result.converged, "iterations": result.iterations,
-                     "solve_s": result.solve_time_s, "warm_start": result.start == "guess",
-                     "wall_s": time.perf_counter() - start, "error": ""})  # fmt: skip
+        rows[i] = {"family": "optimal", "spec": spec, **metrics, "reached_target": float(reached),
+                   "status": result.status, "converged": result.converged, "iterations": result.iterations,
+                   "solve_s": result.solve_time_s, "warm_start": result.start == "guess",
+                   "wall_s": time.perf_counter() - start, "error": ""}  # fmt: skip
         if result.converged:
             previous = (time_budget_s, result.currents_a)
-    order = {float(b): i for i, b in enumerate(time_budgets_s)}
-    return sorted(rows, key=lambda r: order.get(float(r["spec"].split("=")[1].split(",")[0]), 0))
+    return rows
 
 
 def sweep_task(env_id: str, overrides: Mapping[str, Any] | None, **params: Any) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ import numpy as np
 
 from eomctl.charging.env import ChargingEnv
 from eomctl.evaluation.evaluate import measure_episode
-from eomctl.evaluation.optimal import optimal_charge
+from eomctl.evaluation.optimal import optimal_charge, profile_on_steps
 from eomctl.policies.specs import parse_policy
 
 BASELINE_SPECS = {  # per scenario: chargers spanning slow to the fastest a baseline makes under the limits
@@ -37,14 +37,6 @@ BASELINE_SPECS = {  # per scenario: chargers spanning slow to the fastest a base
         "ccco:rate=4C,margin=0.01",
     ),
 }
-
-
-def profile_on_steps(times_s: np.ndarray, currents_a: np.ndarray, time_budget_s: float, n_steps: int) -> np.ndarray:
-    """A recorded profile (``currents_a[k]`` flowing from ``times_s[k]`` to ``times_s[k + 1]``) as ``n_steps`` equal
-    steps over ``[0, time_budget_s]``, each carrying the charge the recording put through in that window."""
-    charge = np.concatenate([[0.0], np.cumsum(currents_a * np.diff(times_s))])
-    grid = np.linspace(0.0, time_budget_s, n_steps + 1)
-    return np.diff(np.interp(grid, times_s - times_s[0], charge)) / np.diff(grid)
 
 
 def bound_vs_baseline(

@@ -98,17 +98,11 @@ class MPC(Baseline):
         return dataclasses.replace(self, context=EnvContext.of(env), target=env)
 
     # ------------------------------------------------------------------ control
-    def predict(
-        self,
-        observation: np.ndarray,
-        state: Any = None,
-        episode_start: np.ndarray | None = None,
-        deterministic: bool = True,
-    ) -> tuple[np.ndarray, Any]:
-        """The plan's current for this step (re-planning every ``replan_s``); the state carries the episode."""
+    def current_a(self, observation: np.ndarray, state: Any) -> tuple[float, Any]:
+        """The plan's current for this step (re-planning every ``replan_s``); the state carries the episode
+        (:meth:`Baseline.predict` clears it at an episode's start)."""
         tic = time.perf_counter()
-        first = episode_start is not None and bool(np.asarray(episode_start).ravel()[0])
-        if first or not isinstance(state, _Episode):
+        if not isinstance(state, _Episode):
             state = self._start(observation)
         elif state.estimator is not None:
             ctx = self.ctx
@@ -123,7 +117,7 @@ class MPC(Baseline):
         current_a = float(state.plan[min(state.step - state.plan_start, state.plan.size - 1)])
         state.step += 1
         state.wall_s += time.perf_counter() - tic
-        return self.ctx.action(current_a), state
+        return current_a, state
 
     def _start(self, observation: np.ndarray) -> _Episode:
         """The controller's model at the charge's start and the schedule: CC-CV at ``rate`` simulated on it."""
