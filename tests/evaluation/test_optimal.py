@@ -61,6 +61,7 @@ def test_infeasible_budget_is_a_config_error_quickly() -> None:
     ("kwargs", "message"),
     [
         ({"n_intervals": 0}, "n_intervals"),
+        ({"n_basis": 0}, "n_basis"),
         ({"time_budget_s": -1.0}, "time_budget_s"),
         ({"degradation_weight": 1.0}, "degradation"),
     ],
