@@ -327,6 +327,58 @@ def _smooth_min(a: casadi.MX, b: casadi.MX) -> casadi.MX:
     return 0.5 * (a + b - casadi.sqrt((a - b) ** 2 + CONTROL_SMOOTHING_A**2))
 
 
+@dataclass(frozen=True, eq=False)
+class ControlledDae:
+    """The limit controller's DAE (:func:`controlled_dae`): ``dae`` for ``casadi.integrator`` and its symbols."""
+
+    dae: dict[str, casadi.MX]
+    control: casadi.MX  # the control equation's residual [A]
+    current: casadi.MX  # the charging current [A], the last algebraic unknown
+    x: casadi.MX
+    z_model: casadi.MX  # the model's own algebraic states (none for SPM/SPMe)
+    others: casadi.MX  # the model inputs after the two current entries
+    limits: casadi.MX  # in CONTROL_LIMITS order
+    t: casadi.MX
+    dt: casadi.MX
+
+
+def controlled_dae(compiled: CompiledModel, temperature_index: int | None) -> ControlledDae:
+    """The model's DAE with the charging current as an algebraic unknown held by the control equation of
+    :func:`compile_controller`. Its ``p`` is the model inputs after the two current entries, the
+    limits in :data:`CONTROL_LIMITS` order and ``dt``; its ``z`` the model's algebraic states followed by the current
+    [A, charging]. The controller's step and the bound's optimiser (:mod:`eomctl.cell.optimal_control`, which needs it
+    without JIT, for forward sensitivities) both integrate it.
+    """
+    dae = compiled.dae
+    primitives = dae["p"].primitives()
+    start, slope, dt = primitives[0], primitives[1], primitives[-1]
+    others = primitives[2:-1]
+    current = casadi.MX.sym("current_ch_a")
+    limits = casadi.MX.sym("limits", len(CONTROL_LIMITS))
+    # PyBaMM's sign: positive current discharges.
+    ode, quad = casadi.substitute([dae["ode"], dae["quad"]], [start, slope], [-current, casadi.MX(0.0)])
+    z_model = dae.get("z", casadi.MX(0, 1))
+    at_current = casadi.vertcat(-current, 0.0, *others)
+    outputs = compiled.outputs_function(dae["x"], z_model, at_current)
+    names = compiled.output_names
+    voltage, anode, temperature = (outputs[names.index(n)] for n in ("voltage_v", "anode_potential_v", "temperature_k"))
+    heating_k_per_s = ode[temperature_index] / dt if temperature_index is not None else casadi.MX(0.0)
+    g_v, g_a, g_t = CONTROL_GAINS
+    margin = _smooth_min(
+        _smooth_min(limits[0] - current, g_v * (limits[1] - voltage)),
+        _smooth_min(g_a * (anode - limits[2]), g_t * (T_RATE_PER_S * (limits[3] - temperature) - heating_k_per_s)),
+    )
+    control = -_smooth_min(-margin, current)
+    p = casadi.vertcat(*others, limits, dt)
+    controlled: dict[str, casadi.MX] = {"t": dae["t"], "x": dae["x"], "p": p, "ode": ode, "quad": quad}
+    if compiled.n_z:
+        alg = casadi.substitute([dae["alg"]], [start, slope], [-current, casadi.MX(0.0)])[0]
+        controlled["z"], controlled["alg"] = casadi.vertcat(z_model, current), casadi.vertcat(alg, control)
+    else:
+        controlled["z"], controlled["alg"] = current, control
+    return ControlledDae(controlled, control, current, dae["x"], z_model, casadi.vertcat(*others), limits, dae["t"], dt)
+
+
 def compile_controller(
     compiled: CompiledModel,
     temperature_index: int | None,
@@ -358,33 +410,7 @@ def compile_controller(
         with ``p`` the model inputs (its current entries are ignored), ``limits`` in :data:`CONTROL_LIMITS` order and
         ``z`` the model's algebraic states followed by the current; and the control equation alone.
     """
-    dae = compiled.dae
-    primitives = dae["p"].primitives()
-    start, slope, dt = primitives[0], primitives[1], primitives[-1]
-    others = primitives[2:-1]
-    current = casadi.MX.sym("current_ch_a")
-    limits = casadi.MX.sym("limits", len(CONTROL_LIMITS))
-    # PyBaMM's sign: positive current discharges.
-    ode, quad = casadi.substitute([dae["ode"], dae["quad"]], [start, slope], [-current, casadi.MX(0.0)])
-    z_model = dae.get("z", casadi.MX(0, 1))
-    at_current = casadi.vertcat(-current, 0.0, *others)
-    outputs = compiled.outputs_function(dae["x"], z_model, at_current)
-    names = compiled.output_names
-    voltage, anode, temperature = (outputs[names.index(n)] for n in ("voltage_v", "anode_potential_v", "temperature_k"))
-    heating_k_per_s = ode[temperature_index] / dt if temperature_index is not None else casadi.MX(0.0)
-    g_v, g_a, g_t = CONTROL_GAINS
-    margin = _smooth_min(
-        _smooth_min(limits[0] - current, g_v * (limits[1] - voltage)),
-        _smooth_min(g_a * (anode - limits[2]), g_t * (T_RATE_PER_S * (limits[3] - temperature) - heating_k_per_s)),
-    )
-    control = -_smooth_min(-margin, current)
-    p = casadi.vertcat(*others, limits, dt)
-    controlled: dict[str, casadi.MX] = {"t": dae["t"], "x": dae["x"], "p": p, "ode": ode, "quad": quad}
-    if compiled.n_z:
-        alg = casadi.substitute([dae["alg"]], [start, slope], [-current, casadi.MX(0.0)])[0]
-        controlled["z"], controlled["alg"] = casadi.vertcat(z_model, current), casadi.vertcat(alg, control)
-    else:
-        controlled["z"], controlled["alg"] = current, control
+    c = controlled_dae(compiled, temperature_index)
     use_jit = _compiler_available() if compile_c is None else compile_c
     jit_dir = tempfile.mkdtemp(prefix="eomctl_jit_") if use_jit else None
     try:
@@ -394,13 +420,14 @@ def compile_controller(
                 # Each call starts from the consistent current (the control equation solved at the start state), so
                 # IDAS's own consistent initialisation has nothing to do.
                 options["calc_ic"] = False
-            integrator, _ = _integrator(controlled, options, 1, jit_dir, name="eomctl_controlled")
+            integrator, _ = _integrator(c.dae, options, 1, jit_dir, name="eomctl_controlled")
     finally:
         if jit_dir is not None:
             shutil.rmtree(jit_dir, ignore_errors=True)
     n_x, n_z = compiled.n_x, compiled.n_z
     x_in, z_in = casadi.MX.sym("x_in", n_x), casadi.MX.sym("z_in", n_z + 1)
-    p_in, lim_in, dt_in = casadi.MX.sym("p_in", len(others) + 2), casadi.MX.sym("lim_in", 4), casadi.MX.sym("dt_in")
+    p_in, dt_in = casadi.MX.sym("p_in", c.others.numel() + 2), casadi.MX.sym("dt_in")
+    lim_in = casadi.MX.sym("lim_in", len(CONTROL_LIMITS))
     sol = integrator(x0=x_in, z0=z_in, p=casadi.vertcat(p_in[2:], lim_in, dt_in))
     i_end = sol["zf"][n_z]
     p_end = casadi.vertcat(-i_end, 0.0, p_in[2:])
@@ -411,8 +438,8 @@ def compile_controller(
     # The control equation at one instant, to start each call from a consistent current (IDAS's own consistent
     # initialisation is a Newton iteration that can fail on the kinks of min/max from a far guess).
     # (The heating rate is d(T)/d(tau) / dt_s, so dt_s = 1 gives it unscaled.)
-    tau_free = casadi.substitute([control], [dae["t"], dt], [casadi.MX(0.0), casadi.MX(1.0)])[0]
-    equation = casadi.Function("control", [dae["x"], z_model, casadi.vertcat(*others), limits, current], [tau_free])
+    tau_free = casadi.substitute([c.control], [c.t, c.dt], [casadi.MX(0.0), casadi.MX(1.0)])[0]
+    equation = casadi.Function("control", [c.x, c.z_model, c.others, c.limits, c.current], [tau_free])
     return ControlledStep(step, _expand(equation))
 
 

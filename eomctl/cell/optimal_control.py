@@ -302,7 +302,13 @@ class _Stalled(Exception):
 
 
 def solve_slsqp(
-    problem: ChargeOptimizer, params: list[Any], fg0: np.ndarray, max_wall_time_s: float, z0: np.ndarray | None = None
+    problem: Any,
+    params: list[Any],
+    fg0: np.ndarray,
+    max_wall_time_s: float,
+    z0: np.ndarray | None = None,
+    feasibility_tol: float = FEASIBILITY_TOL,
+    stall_iterations: int = STALL_ITERATIONS,
 ) -> tuple[np.ndarray, str, int, np.ndarray]:
     """SciPy's SLSQP on exact CasADi derivatives from ``z0`` (default 0, whose ``[f, Sigma, g...]`` is ``fg0``):
     ``(z, status, iterations, [f, Sigma, g...] at z)``.
@@ -311,7 +317,12 @@ def solve_slsqp(
     an L-BFGS Hessian 15 iterations in 162 s, same optimum to 1e-8 J/K. SLSQP's dense BFGS suits 10-30 variables, and
     its line search needs only values (one simulation each); a Jacobian (one forward-sensitivity solve of all
     directions) is evaluated once per iteration. The best feasible iterate is kept: past the wall-time cap, after an
-    integrator failure at a trial point or when SLSQP stops infeasible, that iterate is returned.
+    integrator failure at a trial point or when SLSQP stops infeasible, that iterate is returned. A point counts as
+    feasible within ``feasibility_tol`` (a caller that repairs small violations afterwards may pass a looser one) and
+    the solve has converged when ``stall_iterations`` iterations in a row improved the best feasible point by less than
+    ``STALL_TOL``.
+    ``problem`` is a :class:`ChargeOptimizer` or anything with its ``n_variables``, ``lbg``, ``ubg``, ``values``,
+    ``jacobian`` and ``violation`` (:class:`eomctl.cell.request_optimizer.RequestOptimizer`).
     """
     from scipy.optimize import minimize
 
@@ -320,7 +331,7 @@ def solve_slsqp(
     lbg, ubg = problem.lbg, problem.ubg
     lower, upper = np.isfinite(lbg), np.isfinite(ubg)
     cache: dict[str, tuple[bytes, np.ndarray]] = {"values": (z_start.tobytes(), fg0)}
-    feasible0 = problem.violation(fg0) <= FEASIBILITY_TOL
+    feasible0 = problem.violation(fg0) <= feasibility_tol
     best: list[Any] = [fg0[0] if feasible0 else np.inf, z_start, fg0]
     deadline = time.perf_counter() + max_wall_time_s
     history: list[float] = []
@@ -332,14 +343,14 @@ def solve_slsqp(
             raise _WallTimeExceeded
         if kind == "values":
             value = problem.values(x, params)
-            if problem.violation(value) <= FEASIBILITY_TOL and value[0] < best[0]:
+            if problem.violation(value) <= feasibility_tol and value[0] < best[0]:
                 best[:] = [value[0], x.copy(), value]
         else:
             # One Jacobian per SLSQP iteration. Converged when STALL_ITERATIONS iterations improved the best feasible
             # objective by less than STALL_TOL in all: near an active voltage limit SLSQP otherwise alternates
             # between points 1e-7 V either side of it for dozens of iterations (measured: 19 Jacobians, 105 values).
             history.append(best[0])
-            if len(history) > STALL_ITERATIONS and history[-STALL_ITERATIONS - 1] - best[0] < STALL_TOL:
+            if len(history) > stall_iterations and history[-stall_iterations - 1] - best[0] < STALL_TOL:
                 raise _Stalled
             value = problem.jacobian(x, params, evaluate("values", x))
         cache[kind] = (x.tobytes(), value)
@@ -367,7 +378,7 @@ def solve_slsqp(
     except (_WallTimeExceeded, RuntimeError) as exc:  # RuntimeError: CVODES failed at a trial point
         return best[1], "time_limit" if isinstance(exc, _WallTimeExceeded) else "solver_failure", len(history), best[2]
     fg = evaluate("values", res.x)
-    if problem.violation(fg) > FEASIBILITY_TOL:  # SLSQP stopped at an infeasible point: keep the best feasible one
+    if problem.violation(fg) > feasibility_tol:  # SLSQP stopped at an infeasible point: keep the best feasible one
         return best[1], "infeasible" if res.status == 4 else "not_converged", int(res.nit), best[2]
     # Status 8 (line search stalled) at a feasible point: converged to the noise of the integrator tolerances.
     status = {0: "optimal", 8: "optimal", 9: "iteration_limit"}.get(int(res.status), str(res.message))
