@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from eomctl.core.io import write_json
-from eomctl.evaluation.optimal import DEFAULT_BASIS, DEFAULT_MAX_WALL_TIME_S, OBJECTIVES, optimal_charge
+from eomctl.evaluation.optimal import CONTROLS, DEFAULT_BASIS, DEFAULT_MAX_WALL_TIME_S, OBJECTIVES, optimal_charge
 
 
 def add_parser(subparsers: Any) -> None:
@@ -21,7 +21,7 @@ def add_parser(subparsers: Any) -> None:
         "--intervals",
         type=int,
         default=None,
-        help="piecewise-constant current steps (default: budget / the env's step)",
+        help="with --controls currents: piecewise-constant current steps (default: budget / the env's step)",
     )
     parser.add_argument(
         "--objective",
@@ -34,6 +34,13 @@ def add_parser(subparsers: Any) -> None:
         type=float,
         default=0.0,
         help="weight of the irreversible lithium loss [J/K per %%] in the weighted objective",
+    )
+    parser.add_argument(
+        "--controls",
+        choices=CONTROLS,
+        default="requests",
+        help="requests: current requests on the env's steps through its limit controller (every charge the env can "
+        "run is feasible; the default); currents: piecewise-constant currents with limit check points",
     )
     parser.add_argument("--basis", type=int, default=DEFAULT_BASIS, help="free directions of the current profile")
     parser.add_argument("--max-wall-s", type=float, default=DEFAULT_MAX_WALL_TIME_S, help="solve time cap [s]")
@@ -59,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         objective=args.objective,
         n_basis=args.basis,
         max_wall_time_s=args.max_wall_s,
+        controls=args.controls,
     )
     write_json(args.out, result.to_dict())
     gap_pct = 100.0 * (1.0 - result.replay["entropy_j_per_k"] / result.cccv_entropy_j_per_k)

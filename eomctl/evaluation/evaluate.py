@@ -430,7 +430,9 @@ def optimal_bound_gap(env: gymnasium.Env[Any, Any], evaluation: PolicyEvaluation
             continue
         env.reset(seed=seed + i)  # the episode's start, drawn as measure_episode drew it
         try:
-            result = optimal_charge(base.scenario, episode.charge_time_s, initial_state=base.sim.state)
+            result = optimal_charge(
+                base.scenario, episode.charge_time_s, initial_state=base.sim.state, controls="requests"
+            )
         except ConfigError as exc:
             per_episode.append({"seed": seed + i, "error": str(exc)})
             continue

@@ -45,6 +45,7 @@ FINE_REPLAY_SPLIT = 10  # the fine replay steps at a tenth of a step
 CCCV_MAX_ITER = 30
 CCCV_SOC_TOL = 1e-5  # the matched CC-CV overshoots the target SOC by less than this [-]
 OBJECTIVES = ("entropy", "irreversible", "weighted")
+CONTROLS = ("currents", "requests")
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,12 @@ class OptimalResult:
         ``anode_excess_mv``: how far the limits are passed between the check points (0 when they hold).
     start : str
         Which start profile the solve began from: "cccv" or "guess".
+    controls : str
+        "currents" (``currents_a`` are the currents of equal steps) or "requests" (``currents_a`` are requests on the
+        env's steps, run through its limit controller; see :func:`optimal_charge`).
+    guess_replay : dict
+        With ``controls="requests"`` and a given start profile: that profile replayed as the bound's is (the same
+        steps and controller), so a baseline's entropy is compared with the bound's on the same footing.
     """
 
     time_budget_s: float
@@ -102,6 +109,8 @@ class OptimalResult:
     iterations: int = 0
     fine_replay: dict[str, float] = field(default_factory=dict)
     start: str = "cccv"
+    controls: str = "currents"
+    guess_replay: dict[str, float] = field(default_factory=dict)
 
     @property
     def converged(self) -> bool:
@@ -271,6 +280,7 @@ def optimal_charge(
     initial_state: SimState | None = None,
     objective: str | None = None,
     n_basis: int = DEFAULT_BASIS,
+    controls: str = "currents",
 ) -> OptimalResult:
     """Solve the open-loop optimal charge of a scenario within a time budget.
 
@@ -300,6 +310,13 @@ def optimal_charge(
         ``degradation_weight`` x the irreversible loss. Default "weighted" when a weight is given, else "entropy".
     n_basis : int
         Free directions of the profile (hat functions on as many knots).
+    controls : {"currents", "requests"}
+        "currents": piecewise-constant currents that keep the limits at ``CHECKS_PER_STEP`` points inside every step
+        (:class:`~eomctl.cell.optimal_control.ChargeOptimizer`). "requests": current requests on the env's own steps
+        (the last one shortened to end at the budget), each run through the env's limit controller as the env runs
+        it, so the limits hold at every instant and every charge the env can run is in the feasible set
+        (:class:`~eomctl.cell.request_optimizer.RequestOptimizer`); ``n_intervals`` is then ignored and
+        ``currents_a`` are the requests, ``initial_guess_a`` requests on the env's steps.
 
     Returns
     -------
@@ -309,6 +326,12 @@ def optimal_charge(
     """
     sc = _load(scenario, overrides)
     objective = objective or ("weighted" if degradation_weight else "entropy")
+    if controls not in CONTROLS:
+        raise ConfigError(f"controls must be one of {CONTROLS}; got '{controls}'")
+    if controls == "requests":
+        _check_arguments(sc, time_budget_s, 1, degradation_weight, objective, n_basis)
+        return _optimal_requests(sc, time_budget_s, degradation_weight, initial_guess_a, max_wall_time_s,
+                                 initial_state, objective, n_basis)  # fmt: skip
     n_steps = n_intervals if n_intervals is not None else max(1, math.ceil(time_budget_s / sc.dt_s - 1e-9))
     _check_arguments(sc, time_budget_s, n_steps, degradation_weight, objective, n_basis)
     sim, limits = _fresh_simulator(sc, initial_state)
@@ -323,11 +346,7 @@ def optimal_charge(
             raise
         cccv = np.full(n_steps, np.nan)
     starts = [s for s in (cccv, guess) if s is not None and np.all(np.isfinite(s))]
-    entropy_weight, irreversible_weight = {
-        "entropy": (1.0, 0.0),
-        "irreversible": (0.0, IRREVERSIBLE_SCALE),
-        "weighted": (1.0, degradation_weight),
-    }[objective]
+    entropy_weight, irreversible_weight = _objective_weights(objective, degradation_weight)
     optimizer = ChargeOptimizer(
         sim, limits, n_steps, dt_s, checks_per_step=CHECKS_PER_STEP, n_basis=n_basis,
         entropy_weight=entropy_weight, irreversible_weight=irreversible_weight,
@@ -357,6 +376,172 @@ def optimal_charge(
         iterations=solution.iterations,
         fine_replay=fine_replay(sim, currents_a, dt_s, limits),
         start="cccv" if starts[max(solution.start, 0)] is cccv else "guess",
+    )
+
+
+def _objective_weights(objective: str, degradation_weight: float) -> tuple[float, float]:
+    return {
+        "entropy": (1.0, 0.0),
+        "irreversible": (0.0, IRREVERSIBLE_SCALE),
+        "weighted": (1.0, degradation_weight),
+    }[objective]
+
+
+def env_steps(time_budget_s: float, dt_s: float) -> np.ndarray:
+    """The env's steps [s] up to ``time_budget_s``: full steps of ``dt_s``, the last one shortened to end there."""
+    n_full = math.floor(time_budget_s / dt_s + 1e-9)
+    tail_s = time_budget_s - n_full * dt_s
+    return np.array([dt_s] * n_full + ([tail_s] if tail_s > 1e-6 else []))
+
+
+def _controlled_simulator(sc: Scenario, initial_state: SimState | None) -> tuple[CellSimulator, ChargeLimits]:
+    """The scenario's simulator as the env runs it (the limit controller), at the episode start."""
+    cell = load_cell(sc.cell)
+    sim = CellSimulator(cell, dataclasses.replace(sc.simulator_config(), limit_control="controller"))
+    sim.reset(soc=float(np.mean(sc.initial_soc)), ambient_k=float(np.mean(sc.ambient_c)) + KELVIN_OFFSET)
+    if initial_state is not None:
+        sim.restore(initial_state)
+    v_max = sc.limits.v_max_v if sc.limits.v_max_v is not None else cell.v_max_v
+    return sim, ChargeLimits(v_max, sc.limits.t_max_k, sc.limits.anode_min_v, sc.c_rate_max * cell.capacity_ah)
+
+
+def replay_requests(
+    sim: CellSimulator, requests_a: np.ndarray, durations_s: np.ndarray, limits: ChargeLimits, split: int = 1
+) -> dict[str, float]:
+    """Run current requests through the limit controller from the simulator's state, as the env does, each step
+    split in ``split`` equal parts (the same requests: the fine replay), and summarise the charge as :func:`replay`
+    does, with how far each limit is passed at the sub-step ends (0: held)."""
+    start = sim.state
+    lli0 = sim.last.degradation.get("lli_pct", 0.0)
+    plating0 = sim.last.degradation.get("plating_ah", 0.0)
+    v_peak, t_peak, anode_min = sim.last.voltage_v, sim.last.temperature_k, sim.last.anode_potential_v
+    result, failed = sim.last, False
+    for request_a, dt_s in zip(requests_a, durations_s, strict=True):
+        for _ in range(split):
+            result = sim.step_limited(float(request_a), float(dt_s) / split, v_max_v=limits.v_max_v,
+                                      anode_min_v=limits.anode_min_v, t_max_k=limits.t_max_k)  # fmt: skip
+            failed = failed or result.solver_failed
+            v_peak, t_peak = max(v_peak, result.voltage_v), max(t_peak, result.temperature_k)
+            anode_min = min(anode_min, result.anode_potential_v)
+    summary = {
+        "charge_time_s": float(np.sum(durations_s)),
+        "entropy_j_per_k": result.totals["entropy_j_per_k"] - start_entropy(start, sim),
+        "final_soc": result.soc,
+        "max_voltage_v": v_peak,
+        "peak_temperature_k": t_peak,
+        "min_anode_potential_v": anode_min,
+        "heat_irr_j": result.totals["heat_irr_j"],
+        "stop_reason_code": float(failed),
+        "voltage_excess_mv": max(0.0, 1e3 * (v_peak - limits.v_max_v)),
+        "temperature_excess_k": max(0.0, t_peak - limits.t_max_k) if limits.t_max_k is not None else 0.0,
+        "anode_excess_mv": max(0.0, 1e3 * (limits.anode_min_v - anode_min)) if limits.anode_min_v is not None else 0.0,
+    }
+    if "lli_pct" in result.degradation:
+        summary["lli_pct"] = result.degradation["lli_pct"] - lli0
+        summary["irreversible_lli_pct"] = sim.irreversible_loss().irreversible_pct - lli0
+    if "plating_ah" in result.degradation:
+        summary["plating_ah"] = result.degradation["plating_ah"] - plating0
+    sim.restore(start)
+    return summary
+
+
+def start_entropy(state: SimState, sim: CellSimulator) -> float:
+    """Entropy already produced at ``state`` [J/K] (an episode's start carries its totals)."""
+    return float(state.totals[sim.quadrature_names.index("entropy_j_per_k")])
+
+
+def matched_request(
+    sim: CellSimulator, sc: Scenario, durations_s: np.ndarray, limits: ChargeLimits
+) -> np.ndarray | None:
+    """The constant request (a CC-CV through the env's controller) that reaches the target SOC exactly at the end of
+    ``durations_s`` (regula falsi on the request); None if even the maximum current misses it."""
+    start = sim.state
+
+    def soc_at(current_a: float) -> float:
+        for dt_s in durations_s:
+            if sim.step_limited(current_a, float(dt_s), v_max_v=limits.v_max_v, anode_min_v=limits.anode_min_v,
+                                t_max_k=limits.t_max_k).solver_failed:  # fmt: skip
+                break
+        soc = sim.last.soc
+        sim.restore(start)
+        return soc - sc.target_soc
+
+    lo, f_lo, hi = 0.0, sim.last.soc - sc.target_soc, limits.current_max_a
+    f_hi = soc_at(hi)
+    if f_hi < 0:
+        return None
+    side = 0
+    for _ in range(CCCV_MAX_ITER):
+        mid = hi - f_hi * (hi - lo) / (f_hi - f_lo)
+        f_mid = soc_at(mid)
+        if f_mid >= 0:
+            hi, f_hi = mid, f_mid
+            f_lo, side = (f_lo / 2, 1) if side == 1 else (f_lo, 1)
+        else:
+            lo, f_lo = mid, f_mid
+            f_hi, side = (f_hi / 2, -1) if side == -1 else (f_hi, -1)
+        if 0 <= f_mid < CCCV_SOC_TOL or hi - lo < 1e-6 * limits.current_max_a:
+            break
+    return np.full(len(durations_s), hi)
+
+
+def _optimal_requests(
+    sc: Scenario,
+    time_budget_s: float,
+    degradation_weight: float,
+    initial_guess_a: np.ndarray | None,
+    max_wall_time_s: float,
+    initial_state: SimState | None,
+    objective: str,
+    n_basis: int,
+) -> OptimalResult:
+    """:func:`optimal_charge` with ``controls="requests"``."""
+    from eomctl.cell.request_optimizer import RequestOptimizer
+
+    sim, limits = _controlled_simulator(sc, initial_state)
+    durations = env_steps(time_budget_s, sc.dt_s)
+    n_steps = len(durations)
+    cccv = matched_request(sim, sc, durations, limits)
+    guess = None
+    if initial_guess_a is not None:
+        guess = np.asarray(initial_guess_a, dtype=float)
+        if guess.size != n_steps:
+            raise ConfigError(f"initial_guess_a needs one request per env step ({n_steps}); got {guess.size}")
+    starts = [s for s in (cccv, guess) if s is not None]
+    if not starts:
+        raise ConfigError(
+            f"scenario '{sc.name}': a {time_budget_s:.0f} s budget is infeasible: the fastest charge under the limits "
+            f"misses the target SOC {sc.target_soc:.3f}"
+        )
+    entropy_weight, irreversible_weight = _objective_weights(objective, degradation_weight)
+    optimizer = RequestOptimizer(sim, limits, durations, n_basis=n_basis, entropy_weight=entropy_weight,
+                                 irreversible_weight=irreversible_weight)  # fmt: skip
+    solution = optimizer.solve(sim.state, sim.negative_window, sc.target_soc, starts, max_wall_time_s)
+    requests = solution.currents_a if solution.start >= 0 else starts[0]
+    status = solution.status if solution.feasible else "infeasible"
+    coarse = replay_requests(sim, requests, durations, limits)
+    return OptimalResult(
+        time_budget_s=float(time_budget_s),
+        n_intervals=n_steps,
+        currents_a=requests,
+        predicted_entropy_j_per_k=solution.predicted_entropy_j_per_k,
+        replay=coarse,
+        solve_time_s=solution.solve_time_s,
+        status=status,
+        method=(
+            f"current requests on {n_steps} env steps through the env's limit controller, {optimizer.basis.shape[1]} "
+            f"hat-function directions, IDAS/CVODES forward sensitivities, SLSQP ({solution.iterations} iterations)"
+        ),
+        cccv_currents_a=cccv if cccv is not None else np.full(n_steps, np.nan),
+        cccv_entropy_j_per_k=replay_requests(sim, cccv, durations, limits)["entropy_j_per_k"]
+        if cccv is not None
+        else np.nan,
+        objective=objective,
+        iterations=solution.iterations,
+        fine_replay=replay_requests(sim, requests, durations, limits, split=FINE_REPLAY_SPLIT),
+        start="cccv" if starts[max(solution.start, 0)] is cccv else "guess",
+        controls="requests",
+        guess_replay=replay_requests(sim, guess, durations, limits) if guess is not None else {},
     )
 
 

@@ -2,8 +2,8 @@
 
 Per scenario (FastCharge, ColdCharge at 0 C, AgedCell, LFPFastCharge) each baseline of
 :data:`eomctl.evaluation.yardstick.BASELINE_SPECS` runs one episode (seed 0) at the env's own 30 s step with the env's
-in-step limit controller; the bound is solved for that episode's start at its charge time
-(:func:`eomctl.evaluation.yardstick.bound_vs_baseline`) and replayed at a tenth of a step.
+in-step limit controller; the bound over the requests through that controller is solved for that episode's start at
+its charge time (:func:`eomctl.evaluation.yardstick.bound_vs_baseline`) and replayed at a tenth of a step.
 """
 
 from __future__ import annotations
@@ -30,12 +30,14 @@ TEXT = """
     Each baseline charger runs one episode (seed 0) of its scenario at the env's own 30 s control step, with the env's
     limit controller holding voltage, temperature and anode potential inside each step. The optimal-control bound is
     then solved for that episode's own start (SOC, temperatures, aging inputs) at the baseline's charge time: the
-    entropy objective, piecewise-constant currents on steps of at most 30 s, limits imposed at three check points per
-    step, 20 hat-function directions, exact CVODES derivatives, SLSQP, started from the better of the matched-time
-    CC-CV and the baseline's own profile. The optimum is replayed step by step (entropy, SOC, lithium loss) and at a
-    tenth of a step (peak temperature, minimum anode potential, how far any limit is passed between check points).
-    gap_pct = (baseline - bound) / baseline entropy: the bound holds where it is >= 0. Solve times were measured with
-    two solves running side by side on a 2-core machine.
+    entropy objective over the current requests on the env's own steps (the last one cut at the charge time), each
+    step run through the env's limit controller as the env runs it, 20 hat-function directions, exact derivatives
+    (CVODES/IDAS forward sensitivities), SLSQP, started from the better of the matched-time CC-CV request and the
+    baseline's own requests, so every baseline is a point of the feasible set. The optimum is replayed step by step
+    (entropy, SOC, lithium loss) and at a tenth of a step (peak temperature, minimum anode potential, how far any
+    limit is passed). gap_pct = (baseline - bound) / baseline entropy, the baseline replayed to its charge time the
+    same way: the bound holds where it is >= 0. Solve times were measured with two solves running side by side on a
+    2-core machine.
 """
 
 
