@@ -69,6 +69,12 @@ class ControlSolution:
     feasible: bool
 
 
+def constraint_violation(fg: np.ndarray, lbg: np.ndarray, ubg: np.ndarray) -> float:
+    """The largest violation of ``lbg <= g <= ubg`` in ``[objective, entropy, g...]`` (0 when feasible)."""
+    g = fg[2:]
+    return float(max(0.0, np.max(lbg - g), np.max(g - ubg)))
+
+
 def hat_basis(n_steps: int, n_basis: int) -> np.ndarray:
     """``(n_steps, m)`` piecewise-linear hat functions on ``m = min(n_basis, n_steps)`` knots over the charge (the
     identity when every step gets its own variable)."""
@@ -238,8 +244,7 @@ class ChargeOptimizer:
 
     def violation(self, fg: np.ndarray) -> float:
         """The largest constraint violation of ``[objective, entropy, g...]`` (0 when feasible)."""
-        g = fg[2:]
-        return float(max(0.0, np.max(self.lbg - g), np.max(g - self.ubg)))
+        return constraint_violation(fg, self.lbg, self.ubg)
 
     # ------------------------------------------------------------------ solving
     def solve(
@@ -271,26 +276,29 @@ class ChargeOptimizer:
                 continue
             scored.append((self.violation(fg) > FEASIBILITY_TOL, self.violation(fg), fg[0], i, ref, params, fg, z0))
         if not scored:
-            return self._result(np.zeros(self.n_steps), np.nan, np.nan, "solver_failure", 0, tic, -1, False)
+            return control_solution(np.zeros(self.n_steps), np.nan, np.nan, "solver_failure", 0, tic, -1, False)
         _, _, _, index, ref, params, fg0, z0 = min(scored, key=lambda s: s[:3])
         z, status, n_iter, fg = solve_slsqp(self, params, fg0, max_wall_time_s - (time.perf_counter() - tic), z0)
         currents = np.clip(ref + self.basis @ z[: self._n_free], 0.0, 1.0) * i_max
-        return self._result(currents, fg[1], fg[0], status, n_iter, tic, index, self.violation(fg) <= FEASIBILITY_TOL)
+        feasible = self.violation(fg) <= FEASIBILITY_TOL
+        return control_solution(currents, fg[1], fg[0], status, n_iter, tic, index, feasible)
 
-    def _result(
-        self, currents: np.ndarray, entropy: float, objective: float, status: str, n_iter: int, tic: float, start: int,
-        feasible: bool,
-    ) -> ControlSolution:  # fmt: skip
-        return ControlSolution(
-            currents_a=currents,
-            predicted_entropy_j_per_k=float(entropy),
-            predicted_objective=float(objective),
-            status=status,
-            iterations=n_iter,
-            solve_time_s=time.perf_counter() - tic,
-            start=start,
-            feasible=feasible,
-        )
+
+def control_solution(
+    currents: np.ndarray, entropy: float, objective: float, status: str, n_iter: int, tic: float, start: int,
+    feasible: bool,
+) -> ControlSolution:  # fmt: skip
+    """A :class:`ControlSolution`, its solve time counted from ``tic`` (``time.perf_counter``)."""
+    return ControlSolution(
+        currents_a=currents,
+        predicted_entropy_j_per_k=float(entropy),
+        predicted_objective=float(objective),
+        status=status,
+        iterations=n_iter,
+        solve_time_s=time.perf_counter() - tic,
+        start=start,
+        feasible=feasible,
+    )
 
 
 class _WallTimeExceeded(Exception):

@@ -36,6 +36,8 @@ from eomctl.cell.optimal_control import (
     FEASIBILITY_TOL,
     ChargeLimits,
     ControlSolution,
+    constraint_violation,
+    control_solution,
     hat_basis,
     solve_slsqp,
 )
@@ -267,8 +269,7 @@ class RequestOptimizer:
 
     def violation(self, fg: np.ndarray) -> float:
         """The largest constraint violation of ``[objective, entropy, g...]`` (0 when feasible)."""
-        g = fg[2:]
-        return float(max(0.0, np.max(self.lbg - g), np.max(g - self.ubg)))
+        return constraint_violation(fg, self.lbg, self.ubg)
 
     # ------------------------------------------------------------------ solving
     def solve(
@@ -295,7 +296,7 @@ class RequestOptimizer:
                 continue
             scored.append((self.violation(fg) > FEASIBILITY_TOL, self.violation(fg), fg[0], i, ref, params, fg))
         if not scored:
-            return _result(np.zeros(self.n_steps), np.nan, np.nan, "solver_failure", 0, tic, -1, False)
+            return control_solution(np.zeros(self.n_steps), np.nan, np.nan, "solver_failure", 0, tic, -1, False)
         _, _, _, index, ref, start_params, fg0 = min(scored, key=lambda s: s[:3])
         params, fg_start = start_params, fg0
         remaining_s = max_wall_time_s - (time.perf_counter() - tic)
@@ -308,7 +309,8 @@ class RequestOptimizer:
         if start_feasible and not (self.violation(fg) <= FEASIBILITY_TOL and fg[0] <= fg0[0]):
             z, fg, params = np.zeros(self._n_z), fg0, start_params  # nothing better than the start: keep the start
         currents = self.requests(z, params)
-        return _result(currents, fg[1], fg[0], status, n_iter, tic, index, self.violation(fg) <= FEASIBILITY_TOL)
+        feasible = self.violation(fg) <= FEASIBILITY_TOL
+        return control_solution(currents, fg[1], fg[0], status, n_iter, tic, index, feasible)
 
     def _repair(self, z: np.ndarray, fg: np.ndarray, params: list[Any]) -> tuple[np.ndarray, np.ndarray]:
         """Close a small end-SOC shortfall (SLSQP's iterates approach the SOC condition from below, within the
@@ -329,22 +331,6 @@ class RequestOptimizer:
                 break
             t, t_prev, h_prev = t - h * (t - t_prev) / (h - h_prev), t, h
         return z, fg
-
-
-def _result(
-    currents: np.ndarray, entropy: float, objective: float, status: str, n_iter: int, tic: float, start: int,
-    feasible: bool,
-) -> ControlSolution:  # fmt: skip
-    return ControlSolution(
-        currents_a=currents,
-        predicted_entropy_j_per_k=float(entropy),
-        predicted_objective=float(objective),
-        status=status,
-        iterations=n_iter,
-        solve_time_s=time.perf_counter() - tic,
-        start=start,
-        feasible=feasible,
-    )
 
 
 def _threaded(forward: casadi.Function, threads: int) -> casadi.Function:

@@ -31,7 +31,8 @@ import numpy as np
 
 from eomctl.cell.catalogue import load_cell
 from eomctl.cell.optimal_control import IRREVERSIBLE_SCALE, ChargeLimits, ChargeOptimizer
-from eomctl.cell.simulator import CellSimulator, SimState
+from eomctl.cell.rootfind import illinois
+from eomctl.cell.simulator import CellSimulator, LimitControl, SimState
 from eomctl.charging.scenarios import Scenario, load_scenario
 from eomctl.core.constants import KELVIN_OFFSET
 from eomctl.core.errors import ConfigError
@@ -134,7 +135,9 @@ def _load(scenario: str | Scenario, overrides: dict[str, Any] | None) -> Scenari
     return load_scenario(scenario, overrides)
 
 
-def _fresh_simulator(sc: Scenario, initial_state: SimState | None = None) -> tuple[CellSimulator, ChargeLimits]:
+def _fresh_simulator(
+    sc: Scenario, initial_state: SimState | None = None, limit_control: LimitControl = "search"
+) -> tuple[CellSimulator, ChargeLimits]:
     """The scenario's simulator at the episode start, and its limits.
 
     The start is ``initial_state`` when given (an episode's own draw: SOC, temperatures and any aging inputs, e.g.
@@ -142,9 +145,9 @@ def _fresh_simulator(sc: Scenario, initial_state: SimState | None = None) -> tup
     inputs.
     """
     cell = load_cell(sc.cell)
-    # The bound's decision variables are one constant current per interval, so its CC-CV start point must be one too:
-    # the constant-current limit search, not the in-model controller (whose current varies within a step).
-    sim = CellSimulator(cell, dataclasses.replace(sc.simulator_config(), limit_control="search"))
+    # With piecewise-constant currents as the decision the CC-CV start point must be one too: the constant-current
+    # limit search ("search"). The request class runs the env's own in-step controller ("controller").
+    sim = CellSimulator(cell, dataclasses.replace(sc.simulator_config(), limit_control=limit_control))
     sim.reset(soc=float(np.mean(sc.initial_soc)), ambient_k=float(np.mean(sc.ambient_c)) + KELVIN_OFFSET)
     if initial_state is not None:
         sim.restore(initial_state)
@@ -181,6 +184,14 @@ def replay(sim: CellSimulator, currents_a: np.ndarray, dt_s: float, limits: Char
         "heat_irr_j": result.totals["heat_irr_j"],
         "stop_reason_code": float(result.stop_reason != "time"),
     }
+    return _with_degradation(summary, sim, result, start, lli0, plating0)
+
+
+def _with_degradation(
+    summary: dict[str, float], sim: CellSimulator, result: Any, start: SimState, lli0: float, plating0: float
+) -> dict[str, float]:
+    """Add a replay's lithium loss (at the end and after the rest that follows) and plating to its summary, and
+    return the simulator to the replay's start."""
     if "lli_pct" in result.degradation:
         summary["lli_pct"] = result.degradation["lli_pct"] - lli0
         summary["irreversible_lli_pct"] = sim.irreversible_loss().irreversible_pct - lli0
@@ -394,17 +405,6 @@ def env_steps(time_budget_s: float, dt_s: float) -> np.ndarray:
     return np.array([dt_s] * n_full + ([tail_s] if tail_s > 1e-6 else []))
 
 
-def _controlled_simulator(sc: Scenario, initial_state: SimState | None) -> tuple[CellSimulator, ChargeLimits]:
-    """The scenario's simulator as the env runs it (the limit controller), at the episode start."""
-    cell = load_cell(sc.cell)
-    sim = CellSimulator(cell, dataclasses.replace(sc.simulator_config(), limit_control="controller"))
-    sim.reset(soc=float(np.mean(sc.initial_soc)), ambient_k=float(np.mean(sc.ambient_c)) + KELVIN_OFFSET)
-    if initial_state is not None:
-        sim.restore(initial_state)
-    v_max = sc.limits.v_max_v if sc.limits.v_max_v is not None else cell.v_max_v
-    return sim, ChargeLimits(v_max, sc.limits.t_max_k, sc.limits.anode_min_v, sc.c_rate_max * cell.capacity_ah)
-
-
 def replay_requests(
     sim: CellSimulator, requests_a: np.ndarray, durations_s: np.ndarray, limits: ChargeLimits, split: int = 1
 ) -> dict[str, float]:
@@ -436,13 +436,7 @@ def replay_requests(
         "temperature_excess_k": max(0.0, t_peak - limits.t_max_k) if limits.t_max_k is not None else 0.0,
         "anode_excess_mv": max(0.0, 1e3 * (limits.anode_min_v - anode_min)) if limits.anode_min_v is not None else 0.0,
     }
-    if "lli_pct" in result.degradation:
-        summary["lli_pct"] = result.degradation["lli_pct"] - lli0
-        summary["irreversible_lli_pct"] = sim.irreversible_loss().irreversible_pct - lli0
-    if "plating_ah" in result.degradation:
-        summary["plating_ah"] = result.degradation["plating_ah"] - plating0
-    sim.restore(start)
-    return summary
+    return _with_degradation(summary, sim, result, start, lli0, plating0)
 
 
 def start_entropy(state: SimState, sim: CellSimulator) -> float:
@@ -466,23 +460,17 @@ def matched_request(
         sim.restore(start)
         return soc - sc.target_soc
 
-    lo, f_lo, hi = 0.0, sim.last.soc - sc.target_soc, limits.current_max_a
-    f_hi = soc_at(hi)
-    if f_hi < 0:
+    f_fast = soc_at(limits.current_max_a)
+    if f_fast < 0:
         return None
-    side = 0
-    for _ in range(CCCV_MAX_ITER):
-        mid = hi - f_hi * (hi - lo) / (f_hi - f_lo)
-        f_mid = soc_at(mid)
-        if f_mid >= 0:
-            hi, f_hi = mid, f_mid
-            f_lo, side = (f_lo / 2, 1) if side == 1 else (f_lo, 1)
-        else:
-            lo, f_lo = mid, f_mid
-            f_hi, side = (f_hi / 2, -1) if side == -1 else (f_hi, -1)
-        if 0 <= f_mid < CCCV_SOC_TOL or hi - lo < 1e-6 * limits.current_max_a:
-            break
-    return np.full(len(durations_s), hi)
+    # Shortfall target - SOC falls with the request; accept only requests that reach the target (shortfall <= 0).
+    try:
+        shortfall_0, i_max = sc.target_soc - sim.last.soc, limits.current_max_a
+        request_a, _ = illinois(lambda i: (-soc_at(i), None), 0.0, shortfall_0, i_max, -f_fast, CCCV_SOC_TOL,
+                                feasible=True, max_iter=CCCV_MAX_ITER)  # fmt: skip
+    except RuntimeError:  # no trial reached the target: the maximum request does
+        request_a = limits.current_max_a
+    return np.full(len(durations_s), request_a)
 
 
 def _optimal_requests(
@@ -498,7 +486,7 @@ def _optimal_requests(
     """:func:`optimal_charge` with ``controls="requests"``."""
     from eomctl.cell.request_optimizer import RequestOptimizer
 
-    sim, limits = _controlled_simulator(sc, initial_state)
+    sim, limits = _fresh_simulator(sc, initial_state, "controller")
     durations = env_steps(time_budget_s, sc.dt_s)
     n_steps = len(durations)
     cccv = matched_request(sim, sc, durations, limits)

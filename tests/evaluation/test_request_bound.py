@@ -12,7 +12,7 @@ import pytest
 from eomctl.cell.request_optimizer import RequestOptimizer
 from eomctl.core.errors import ConfigError
 from eomctl.evaluation.optimal import (
-    _controlled_simulator,
+    _fresh_simulator,
     env_steps,
     load_scenario,
     optimal_charge,
@@ -36,7 +36,7 @@ def test_gradient_matches_finite_differences() -> None:
     the fifth step, and no perturbation moves a step's first binding instant across a step's start (a kink, where
     the one-sided derivatives differ: measured at a 2C request)."""
     sc = load_scenario("FastCharge", COARSE)
-    sim, limits = _controlled_simulator(sc, None)
+    sim, limits = _fresh_simulator(sc, None, "controller")
     durations = env_steps(BUDGET_S, sc.dt_s)
     optimizer = RequestOptimizer(sim, limits, durations, n_basis=4)
     params = [sim.state, sim.negative_window, sc.target_soc, np.full(len(durations), 0.3)]
@@ -80,7 +80,7 @@ def test_limits_hold_at_every_instant(from_a_start: tuple[dict[str, float], obje
 
 def test_replay_of_requests_reports_the_controllers_charge() -> None:
     sc = load_scenario("FastCharge", COARSE)
-    sim, limits = _controlled_simulator(sc, None)
+    sim, limits = _fresh_simulator(sc, None, "controller")
     durations = env_steps(BUDGET_S, sc.dt_s)
     asked = replay_requests(sim, np.full(len(durations), limits.current_max_a), durations, limits)
     assert asked["max_voltage_v"] <= limits.v_max_v + 1e-3  # 3C asked, the voltage limit held
