@@ -155,8 +155,7 @@ class RequestOptimizer:
         v_max, anode_min, t_max = self.limits.v_max_v, self.limits.anode_min_v, self.limits.t_max_k
         for request_a, dt_s in zip(self.requests(z, params), self.durations_s, strict=True):
             start = sim.state
-            limits = sim._limits(float(request_a), v_max, anode_min, t_max)
-            current_0 = sim._start_current(start, limits)
+            current_0 = sim.controlled_start_current(start, float(request_a), v_max, anode_min, t_max)
             result = sim.step_limited(float(request_a), float(dt_s), v_max_v=v_max, anode_min_v=anode_min,
                                       t_max_k=t_max)  # fmt: skip
             if result.solver_failed:

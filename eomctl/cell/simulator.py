@@ -635,6 +635,18 @@ class CellSimulator:
             start_a = scipy.optimize.brentq(residual, 0.0, start_a, xtol=1e-12, rtol=1e-12)
         return start_a
 
+    def controlled_start_current(
+        self,
+        state: SimState,
+        current_max_a: float,
+        v_max_v: float | None = None,
+        anode_min_v: float | None = None,
+        t_max_k: float | None = None,
+    ) -> float:
+        """The current [A] the limit controller of :meth:`step_limited` starts a step from at ``state``: the request
+        ``current_max_a``, or less where a limit binds at that instant (the root of the control equation)."""
+        return self._start_current(state, self._limits(current_max_a, v_max_v, anode_min_v, t_max_k))
+
     def _controlled_end(
         self, state: SimState, x: casadi.DM, z: casadi.DM, values: np.ndarray, dt_s: float
     ) -> tuple[SimState, np.ndarray]:
