@@ -130,6 +130,7 @@ class RequestOptimizer:
         self.lbg = np.concatenate([[0.0], np.zeros(self.n_steps)])
         self.ubg = np.concatenate([[np.inf], np.ones(self.n_steps)])
         self._chain: tuple[bytes, list[tuple[SimState, float, bool]], SimState] | None = None
+        self._rest_memo: tuple[SimState, Any, np.ndarray] | None = None
 
     @property
     def n_variables(self) -> int:
@@ -177,11 +178,19 @@ class RequestOptimizer:
         out_end = end.outputs
         if not ("plating_ah" in names and "li_particles_ah" in names):
             return out_end.get("lli_pct", 0.0) - lli_0, p_rest, None
-        rested = self._rest(x0=end.x, p=casadi.vertcat(p_rest, RELAXATION_S))["xf"]
-        out_rest = np.asarray(self.sim.output_function(rested, casadi.DM(0, 1), p_rest)).ravel()
+        rested, out_rest = self._rested(end, p_rest)
         recovered_ah = out_end["plating_ah"] - out_rest[names.index("plating_ah")]
         lithium_0_ah = out_end["li_particles_ah"] / (1.0 - out_end["lli_pct"] / 100.0)
         return out_end["lli_pct"] - lli_0 - 100.0 * recovered_ah / lithium_0_ah, p_rest, rested
+
+    def _rested(self, end: SimState, p_rest: np.ndarray) -> tuple[Any, np.ndarray]:
+        """The state after the rest that follows the charge ending at ``end``, and its outputs: integrated once per
+        end state (the objective and then its gradient at the same point both need it)."""
+        if self._rest_memo is None or self._rest_memo[0] is not end:
+            rested = self._rest(x0=end.x, p=casadi.vertcat(p_rest, RELAXATION_S))["xf"]
+            outputs = np.asarray(self.sim.output_function(rested, casadi.DM(0, 1), p_rest)).ravel()
+            self._rest_memo = (end, rested, outputs)
+        return self._rest_memo[1], self._rest_memo[2]
 
     def values(self, z: np.ndarray, params: list[Any]) -> np.ndarray:
         """``[objective, entropy, SOC_end - soc_min, u...]`` at basis weights ``z``."""
@@ -256,8 +265,7 @@ class RequestOptimizer:
             rest_out = self._rest_forward(x0=end.x, p=casadi.vertcat(p_rest, RELAXATION_S), out_xf=rested, fwd_x0=d_x)
         d_rested = np.asarray(rest_out["fwd_xf"])
         rest_jac = np.asarray(self._output_jac(rested, p_rest))
-        rest_outputs = np.asarray(self.sim.output_function(rested, casadi.DM(0, 1), p_rest)).ravel()
-        plating_rest = float(rest_outputs[names.index("plating_ah")])
+        plating_rest = float(self._rested(end, p_rest)[1][names.index("plating_ah")])
         d_plating_end = out_jac[names.index("plating_ah")] @ d_x
         d_plating_rest = rest_jac[names.index("plating_ah")] @ d_rested
         d_li_end = out_jac[names.index("li_particles_ah")] @ d_x
