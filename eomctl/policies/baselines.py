@@ -1,6 +1,6 @@
 """Baseline chargers as :class:`~eomctl.policies.protocol.Policy` objects: CC-CV, multistage, boost, pulse,
-constant power and CC-CO, each asking for a current that the env's enforced limits turn into its CV (or constant
-anode potential) phase."""
+constant power, temperature-derated CC-CV / multistage and CC-CO, each asking for a current that the env's enforced
+limits turn into its CV (or constant anode potential) phase."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from eomctl.core.constants import KELVIN_OFFSET
 from eomctl.core.errors import ConfigError
+from eomctl.policies.derating import derating_table
 from eomctl.policies.protocol import ControlTarget, EnvContext
 
 V_REACHED_TOL_V = 5e-3  # a CV phase has begun once the measured voltage is this close to its set point
@@ -282,3 +284,34 @@ class CCCO(Baseline):
 
     def phases(self, capacity_ah: float) -> Iterator[Phase]:
         return iter([Phase(self.rate.amps(capacity_ah))])
+
+
+@dataclass(frozen=True)
+class Derated(Multistage):
+    """CC-CV (one rate) or multistage (several, switching at ``switch_soc``) with each stage's current scaled by a
+    derating table of cell temperature and SOC (:mod:`eomctl.policies.derating`), as a charger with a thermistor and
+    a coulomb counter runs it: what a BMS can implement, unlike CC-CO, which needs the anode potential.
+
+    The current is re-read from the table every control step, so it rises as the cell warms itself.
+    """
+
+    rates: tuple[Rate, ...] = (Rate(1.0),)
+    table: str = "jeita"
+    cutoff: Rate | None = Rate(0.05)
+
+    def __post_init__(self) -> None:
+        derating_table(self.table)  # the clear error for an unknown name, at parse time
+        if len(self.rates) > 1 or self.switch_soc or self.switch_v:
+            self._require("switch_v", not self.switch_v, "empty: derated stages switch at switch_soc")
+            super().__post_init__()
+
+    def current_a(self, observation: np.ndarray, state: Any) -> tuple[float, Any]:
+        ctx = self.ctx
+        soc = ctx.read(observation, "soc", "soc_estimate")
+        stage = int(np.searchsorted(self.switch_soc, soc, side="right"))
+        temperature_c = ctx.read(observation, "temperature_k") - KELVIN_OFFSET
+        fraction = derating_table(self.table).fraction(temperature_c, soc)
+        return fraction * self.rates[stage].amps(ctx.capacity_ah), state
+
+    def phases(self, capacity_ah: float) -> Iterator[Phase] | None:
+        return None  # the current follows the measured temperature: step by step only

@@ -1,6 +1,7 @@
 """Policies by name: ``cccv:rate=1C,vmax=4.2,cutoff=C/20``, ``multistage:rates=3C/2C/1C,switch_soc=0.3/0.5`` (or
 ``switch_v=4.0/4.1``), ``boost:boost=3C,boost_until_soc=0.3,rate=1C``, ``pulse:rate=2C,on_s=60,off_s=30``,
-``cp:power_w=15,vmax=4.2``, ``ccco:rate=2C,margin=0.01``,
+``cp:power_w=15,vmax=4.2``, ``ccco:rate=2C,margin=0.01``, ``derated:rates=2C,table=jeita`` (or
+``rates=3C/2C/1C,switch_soc=0.3/0.5``: :mod:`eomctl.policies.derating`),
 ``mpc:rate=2C,horizon_s=600,replan_s=60,objective=entropy,state=oracle`` (:mod:`eomctl.policies.mpc`), or the path
 of a trained model (``.zip``) or run folder; and back (:func:`policy_spec`)."""
 
@@ -13,7 +14,18 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from eomctl.core.errors import ConfigError
-from eomctl.policies.baselines import CCCO, CCCV, Baseline, Boost, ConstantPower, Multistage, Pulse, Rate, shortest
+from eomctl.policies.baselines import (
+    CCCO,
+    CCCV,
+    Baseline,
+    Boost,
+    ConstantPower,
+    Derated,
+    Multistage,
+    Pulse,
+    Rate,
+    shortest,
+)
 from eomctl.policies.mpc import MPC
 from eomctl.policies.protocol import Policy
 from eomctl.policies.trained import TrainedPolicy, is_model_path, load_agent
@@ -102,6 +114,10 @@ _FIELDS: dict[str, tuple[type[Baseline], dict[str, Callable[[str, str], Any]]]] 
     "pulse": (Pulse, {"rate": parse_rate, "on_s": _number, "off_s": _number, "vmax": _number}),
     "cp": (ConstantPower, {"power_w": _number, "vmax": _number}),
     "ccco": (CCCO, {"rate": parse_rate, "margin": _number}),
+    "derated": (
+        Derated,
+        {"rates": _rates, "switch_soc": _numbers, "table": _word, "vmax": _number, "cutoff": parse_rate},
+    ),
     "mpc": (
         MPC,
         {

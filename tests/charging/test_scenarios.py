@@ -14,7 +14,7 @@ from eomctl.charging.scenarios import Scenario, load_scenario, scenario_from_dic
 from eomctl.core.errors import ConfigError
 from eomctl.core.resources import data_folders, scenario_paths
 
-REQUIRED = ("FastCharge", "ColdCharge", "Deadline", "AgedCell", "LFPFastCharge")
+REQUIRED = ("FastCharge", "ColdCharge", "Deadline", "AgedCell", "LFPFastCharge", "ColdFastCharge")
 
 
 def test_required_scenarios_ship() -> None:
@@ -56,6 +56,15 @@ def test_randomised_scenarios() -> None:
     assert deadline.deadline_s is not None and deadline.deadline_s[0] < deadline.deadline_s[1]
     assert aged.aging and aged.randomised
     assert load_scenario("LFPFastCharge").cell == "A123-LFP"
+
+
+def test_cold_fast_charge_is_what_a_charger_can_run() -> None:
+    """The headline scenario: BMS observation only, the charger's limits enforced, the anode potential not guarded
+    (plating is costed through the reward), ambient, start SOC, cooling and aging drawn per episode."""
+    sc = load_scenario("ColdFastCharge")
+    assert sc.observation == "bms" and sc.limits.anode_min_v is None and sc.limits.t_max_k is not None
+    assert sc.ambient_c == (-10.0, 10.0) and sc.initial_soc[0] < sc.initial_soc[1]
+    assert sc.aging and sc.spread and sc.reward.degradation > 0
 
 
 def test_randomised_parameters_become_inputs() -> None:

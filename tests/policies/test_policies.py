@@ -18,6 +18,7 @@ from eomctl.charging.env import ChargingEnv
 from eomctl.core.errors import ConfigError, EomctlWarning
 from eomctl.evaluation.evaluate import measure_episode
 from eomctl.policies.baselines import CCCV, Rate
+from eomctl.policies.derating import DeratingTable, derating_table
 from eomctl.policies.protocol import EnvContext, Policy
 from eomctl.policies.specs import parse_policy, parse_rate, policy_spec
 from eomctl.policies.trained import TrainedPolicy
@@ -36,6 +37,8 @@ SPECS = (
     "pulse:rate=2C,on_s=60,off_s=30",
     "cp:power_w=15,vmax=4.2",
     "ccco:rate=2C,margin=0.01",
+    "derated:rates=2C,table=jeita,vmax=4.2,cutoff=C/20",
+    "derated:rates=3C/2C/1C,switch_soc=0.3/0.5,table=jeita_soc",
 )
 
 
@@ -153,6 +156,46 @@ def test_multistage_switches_at_its_soc_thresholds(env: ChargingEnv) -> None:
     free = [(a, b) for a, b in itertools.pairwise(rows) if not b["limited"]]
     expected = [1.5 if a["soc"] < 0.6 else 1.2 if a["soc"] < 0.7 else 0.8 for a, _ in free]
     np.testing.assert_allclose([b["c_rate"] for _, b in free], expected, rtol=1e-6)
+
+
+def test_derating_table_bands() -> None:
+    jeita, by_soc = derating_table("jeita"), derating_table("jeita_soc")
+    # JEITA's bands: full current from 10 to 45 C, half from 0 to 10 C, none above 45 C; edges belong to the band above.
+    assert [jeita.fraction(t, 0.5) for t in (-10.0, -0.01, 0.0, 9.99, 10.0, 44.9, 45.0)] == [
+        0.25, 0.25, 0.5, 0.5, 1.0, 1.0, 0.0,
+    ]  # fmt: skip
+    assert [by_soc.fraction(5.0, soc) for soc in (0.2, 0.49, 0.5, 0.9)] == [0.5, 0.5, 0.25, 0.25]
+    assert by_soc.fraction(25.0, 0.9) == 1.0  # SOC derating only in the cold
+    assert "JEITA" in jeita.source and "this project's" in jeita.source  # the extension below 0 C is labelled
+    with pytest.raises(ConfigError, match="known: \\['jeita', 'jeita_soc'\\]"):
+        parse_policy("derated:rates=2C,table=nope")
+    with pytest.raises(ConfigError, match="fractions must be 2 x 1"):
+        DeratingTable("bad", (0.0,), (), ((1.0,),), "none")
+
+
+def test_derated_charger_follows_the_measured_temperature() -> None:
+    """Each step asks for the table's fraction of the stage's current at the measured temperature and SOC estimate
+    (the BMS observation), so the current rises as a cold cell warms itself."""
+    env = ChargingEnv("ColdFastCharge", overrides={"simulator": {"compile": False}, "ambient_c": 5.0})
+    policy = parse_policy("derated:rates=3C/2C,switch_soc=0.5,table=jeita").bind(env)  # type: ignore[attr-defined]
+    table, ctx = derating_table("jeita"), EnvContext.of(env)
+    try:
+        obs, _ = env.reset(seed=0, options={"limits": policy.limits})
+        bands, state, done = set(), None, False
+        while not done:
+            temperature_c, soc_estimate = ctx.read(obs, "temperature_k") - 273.15, ctx.read(obs, "soc_estimate")
+            stage_c = 3.0 if soc_estimate < 0.5 else 2.0
+            action, state = policy.predict(obs, state=state)
+            np.testing.assert_allclose(
+                (action[0] + 1.0) / 2.0 * 3.0, table.fraction(temperature_c, soc_estimate) * stage_c, rtol=1e-5
+            )
+            bands.add(table.fraction(temperature_c, 0.5))
+            obs, _, terminated, truncated, info = env.step(action)
+            done = terminated or truncated
+    finally:
+        env.close()
+    assert info["soc"] >= 0.8
+    assert bands == {0.5, 1.0}  # started in the 0-10 C band and warmed past 10 C
 
 
 def test_multistage_by_voltage_never_switches_back(env: ChargingEnv) -> None:
