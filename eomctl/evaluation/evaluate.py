@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -231,33 +231,54 @@ def matched_time_cccv(
 ) -> tuple[float, PolicyEvaluation]:
     """The CC-CV rate [C] whose mean charge time equals ``target_time_s`` to ``rtol``, and its evaluation.
 
-    Charge time falls monotonically with the rate, so a bracket on log(rate) within [0.1C, c_rate_max] is found by
-    stepping from the constant-current estimate, then refined by Brent's method (:func:`scipy.optimize.brentq`) until
-    ``|t - target| / target < rtol``. A voltage- or plating-limited CC-CV saturates at high rates (its time stops
-    falling); a target faster than that, or slower than 0.1C, is not looped on: the nearest CC-CV is returned with a
-    ``note`` saying so.
+    :func:`matched_time` over the CC-CV family, the rate within [0.1C, c_rate_max].
     """
-    from scipy.optimize import brentq
-
     built = as_env(env, overrides)
     base = built.unwrapped
     sc = base.scenario  # type: ignore[attr-defined]
     vmax = vmax_v if vmax_v is not None else base.v_max_v if sc.limits.v_max_v is None else sc.limits.v_max_v  # type: ignore[attr-defined]
-    lo_c, hi_c = 0.1, float(sc.c_rate_max)
+    return matched_time(lambda rate_c: _cccv(rate_c, vmax, cutoff_c), target_time_s, built, seed, rtol=rtol,
+                        episodes=episodes, scale_range=(0.1, float(sc.c_rate_max)))  # fmt: skip
+
+
+def matched_time(
+    family: Callable[[float], Policy],
+    target_time_s: float,
+    env: str | gymnasium.Env[Any, Any],
+    seed: int = 0,
+    overrides: dict[str, Any] | None = None,
+    rtol: float = 0.01,
+    episodes: int = 1,
+    scale_range: tuple[float, float] = (0.05, 1.0),
+) -> tuple[float, PolicyEvaluation]:
+    """The scale ``x`` of a charger family ``family(x)`` (e.g. a derated charger's nominal rate in C, or a factor on
+    every stage's rate) whose mean charge time over ``episodes`` draws from ``seed`` equals ``target_time_s`` to
+    ``rtol``, and its evaluation: how a baseline is tuned to a policy's charge time, on the training draws only.
+
+    Charge time falls monotonically with the scale, so a bracket on log(x) within ``scale_range`` is found by
+    stepping from the constant-current estimate, then refined by Brent's method (:func:`scipy.optimize.brentq`) until
+    ``|t - target| / target < rtol``. A limited charger saturates at high scales (its time stops falling); a target
+    faster than that, or out of the range, is not looped on: the nearest is returned with a ``note`` saying so.
+    """
+    from scipy.optimize import brentq
+
+    built = as_env(env, overrides)
+    sc = built.unwrapped.scenario  # type: ignore[attr-defined]
+    lo_c, hi_c = scale_range
     runs: dict[float, PolicyEvaluation] = {}
 
-    def gap(log_rate: float) -> float:
-        rate_c = float(f"{math.exp(log_rate):.6g}")  # 6 digits: the rate its spec label names exactly
-        if rate_c not in runs:
-            runs[rate_c] = evaluate_policy(_cccv(rate_c, vmax, cutoff_c), built, episodes, seed)
-        error = (runs[rate_c].mean("charge_time_s") - target_time_s) / target_time_s
+    def gap(log_scale: float) -> float:
+        scale = float(f"{math.exp(log_scale):.6g}")  # 6 digits: the value its spec label names exactly
+        if scale not in runs:
+            runs[scale] = evaluate_policy(family(scale), built, episodes, seed)
+        error = (runs[scale].mean("charge_time_s") - target_time_s) / target_time_s
         if abs(error) < rtol:
-            raise _Matched(rate_c)
+            raise _Matched(scale)
         return error
 
     def best(note: str) -> tuple[float, PolicyEvaluation]:
-        rate_c = min(runs, key=lambda r: abs(runs[r].mean("charge_time_s") - target_time_s))
-        return rate_c, dataclasses.replace(runs[rate_c], note=note)
+        scale = min(runs, key=lambda r: abs(runs[r].mean("charge_time_s") - target_time_s))
+        return scale, dataclasses.replace(runs[scale], note=note)
 
     guess_c = float(np.clip((sc.target_soc - np.mean(sc.initial_soc)) * SECONDS_PER_HOUR / target_time_s, lo_c, hi_c))
     try:
@@ -266,10 +287,10 @@ def matched_time_cccv(
             return best(bracket)
         brentq(gap, *bracket, xtol=1e-4, maxiter=40)
     except _Matched as matched:
-        rate_c = matched.rate_c
-        error = (runs[rate_c].mean("charge_time_s") - target_time_s) / target_time_s
-        return rate_c, dataclasses.replace(runs[rate_c], note=f"matched to {100 * error:+.2f} % of the target time")
-    return best(f"no CC-CV rate matched to {rtol:.0%}: charge time jumps across the target; nearest shown")
+        scale = matched.rate_c
+        error = (runs[scale].mean("charge_time_s") - target_time_s) / target_time_s
+        return scale, dataclasses.replace(runs[scale], note=f"matched to {100 * error:+.2f} % of the target time")
+    return best(f"no scale matched to {rtol:.0%}: charge time jumps across the target; nearest shown")
 
 
 class _Matched(Exception):  # a control-flow signal, not an error
@@ -281,7 +302,8 @@ class _Matched(Exception):  # a control-flow signal, not an error
 
 
 def _bracket(gap: Any, x: float, x_lo: float, x_hi: float) -> tuple[float, float] | str:
-    """Step log(rate) by log(1.6) from ``x`` until ``gap`` changes sign; a string explains a target out of reach."""
+    """Step log(scale) by log(1.6) from ``x`` until ``gap`` changes sign; a string explains a target out of reach
+    (scales are C-rates for CC-CV)."""
     f = gap(x)
     step = math.log(1.6) if f > 0 else -math.log(1.6)  # too slow: faster rates
     while True:
@@ -291,12 +313,12 @@ def _bracket(gap: Any, x: float, x_lo: float, x_hi: float) -> tuple[float, float
             return (x, x_next) if x < x_next else (x_next, x)
         if f > 0 and abs(f_next - f) < SATURATION_RTOL:
             return (
-                f"CC-CV saturates: its charge time stops falling near {math.exp(x):.2f}C "
-                f"({100 * f_next:+.1f} % off the target at {math.exp(x_next):.2f}C); nearest shown"
+                f"the charger saturates: its charge time stops falling near {math.exp(x):.3g} "
+                f"({100 * f_next:+.1f} % off the target at {math.exp(x_next):.3g}); nearest shown"
             )
         if x_next in (x_lo, x_hi):
-            side = "faster than CC-CV at" if f_next > 0 else "slower than CC-CV at"
-            return f"target out of reach: {side} {math.exp(x_next):.2f}C; nearest shown"
+            side = "faster than the charger at" if f_next > 0 else "slower than the charger at"
+            return f"target out of reach: {side} {math.exp(x_next):.3g}; nearest shown"
         x, f = x_next, f_next
 
 

@@ -21,9 +21,11 @@ from eomctl.evaluation.evaluate import (
     EpisodeMetrics,
     PolicyEvaluation,
     evaluate_policy,
+    matched_time,
     matched_time_cccv,
     measure_episode,
 )
+from eomctl.policies.baselines import Derated, Rate
 from eomctl.policies.specs import parse_policy
 
 FAST = {"simulator": {"compile": False}}
@@ -91,6 +93,22 @@ def test_matched_time_cccv_is_within_one_percent(env: ChargingEnv, spec: str) ->
     assert "matched to" in matched.note and matched.policy.startswith(f"cccv:rate={rate_c:g}C")
     if spec.startswith("cccv"):
         np.testing.assert_allclose(rate_c, 1.3, rtol=0.05)
+
+
+def test_matched_time_tunes_a_derated_charger_on_training_draws() -> None:
+    """A derated multistage charger's rates, scaled alike, tuned to a mean charge time over two draws of the cold
+    scenario (ambient, start SOC, cooling and aging differ between them)."""
+    env = ChargingEnv("ColdFastCharge", overrides={"simulator": {"compile": False}})
+    try:
+        target_s = 2400.0
+        scale, matched = matched_time(
+            lambda x: Derated(rates=(Rate(x), Rate(x / 2)), switch_soc=(0.5,), table="jeita"), target_s, env,
+            seed=100, episodes=2, scale_range=(0.2, 3.0),
+        )  # fmt: skip
+    finally:
+        env.close()
+    assert abs(matched.mean("charge_time_s") - target_s) / target_s < 0.01
+    assert "matched to" in matched.note and matched.policy.startswith(f"derated:rates={scale:g}C/")
 
 
 def test_matched_time_reports_saturation_instead_of_looping(env: ChargingEnv) -> None:
