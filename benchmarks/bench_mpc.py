@@ -17,10 +17,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from eomctl.charging.env import ChargingEnv
 from eomctl.core.io import write_json
 from eomctl.evaluation.evaluate import matched_time_cccv, measure_episode
-from eomctl.evaluation.optimal import optimal_charge
+from eomctl.evaluation.optimal import env_steps, optimal_charge
 from eomctl.policies.specs import parse_policy
 
 
@@ -35,9 +37,16 @@ def run_case(scenario: str, ambient_c: float, spec: str, seed: int) -> dict[str,
         rate_c, matched = matched_time_cccv(metrics.charge_time_s, env, seed, episodes=1, rtol=0.003)
         env.reset(seed=seed)
         start = env.sim.state
+        current_max_a = env.current_max_a
     finally:
         env.close()
-    bound = optimal_charge(scenario, metrics.charge_time_s, overrides={"ambient_c": ambient_c}, initial_state=start)
+    # The bound over the env's own steps through its limit controller (as the yardstick's), from the MPC's requests.
+    n_steps = len(env_steps(metrics.charge_time_s, env.scenario.dt_s))
+    requests_a = np.array([0.5 * (r["action"] + 1.0) * current_max_a for r in (rows or [])[:-1]])[:n_steps]
+    bound = optimal_charge(
+        scenario, metrics.charge_time_s, overrides={"ambient_c": ambient_c}, initial_state=start,
+        controls="requests", initial_guess_a=requests_a if requests_a.size == n_steps else None,
+    )  # fmt: skip
     cccv = matched.episodes[0]
     return {
         "scenario": scenario, "ambient_c": ambient_c, "policy": spec, "reached_target": metrics.reached_target,

@@ -34,6 +34,10 @@ from eomctl.cell.simulator import RELAXATION_S, CellSimulator, SimState
 
 SLSQP_MAX_ITER = 60
 SLSQP_FTOL = 1e-7  # [objective units, J/K]: ~1e-8 of Sigma (~8 J/K), far below the 0.1-3 % gaps to resolve
+#: An integrator failure at a trial point is taken as a value this many times the start's objective (SLSQP's line
+#: search then steps back); after MAX_TRIAL_FAILURES of them the solve ends with status "solver_failure".
+TRIAL_FAILURE_FACTOR = 100.0
+MAX_TRIAL_FAILURES = 5
 FEASIBILITY_TOL = 1e-6  # a constraint this far past its bound still counts as met (V, K, SOC units)
 STALL_ITERATIONS = 2
 STALL_TOL = 1e-5  # [J/K]: 1e-6 of Sigma, 1 % of the smallest gap (0.1 %) a comparison resolves
@@ -274,10 +278,12 @@ class ChargeOptimizer:
                     fg = self.values(z0, params)
             except RuntimeError:
                 continue
-            scored.append((self.violation(fg) > FEASIBILITY_TOL, self.violation(fg), fg[0], i, ref, params, fg, z0))
+            infeasible = self.violation(fg) > FEASIBILITY_TOL
+            # Feasible starts rank by objective (a violation within the tolerance is no merit), then the others.
+            scored.append((infeasible, self.violation(fg) if infeasible else fg[0], i, ref, params, fg, z0))
         if not scored:
             return control_solution(np.zeros(self.n_steps), np.nan, np.nan, "solver_failure", 0, tic, -1, False)
-        _, _, _, index, ref, params, fg0, z0 = min(scored, key=lambda s: s[:3])
+        _, _, index, ref, params, fg0, z0 = min(scored, key=lambda s: s[:3])
         z, status, n_iter, fg = solve_slsqp(self, params, fg0, max_wall_time_s - (time.perf_counter() - tic), z0)
         currents = np.clip(ref + self.basis @ z[: self._n_free], 0.0, 1.0) * i_max
         feasible = self.violation(fg) <= FEASIBILITY_TOL
@@ -324,8 +330,9 @@ def solve_slsqp(
     Measured on FastCharge 2400 s, 20 intervals (SPMe lumped, 2-core machine): SLSQP 12 iterations in 61 s, IPOPT with
     an L-BFGS Hessian 15 iterations in 162 s, same optimum to 1e-8 J/K. SLSQP's dense BFGS suits 10-30 variables, and
     its line search needs only values (one simulation each); a Jacobian (one forward-sensitivity solve of all
-    directions) is evaluated once per iteration. The best feasible iterate is kept: past the wall-time cap, after an
-    integrator failure at a trial point or when SLSQP stops infeasible, that iterate is returned. A point counts as
+    directions) is evaluated once per iteration. The best feasible iterate is kept: past the wall-time cap, after
+    repeated integrator failures (a failed trial point is first taken as a high value, so the line search steps back)
+    or when SLSQP stops infeasible, that iterate is returned. A point counts as
     feasible within ``feasibility_tol`` (a caller that repairs small violations afterwards may pass a looser one) and
     the solve has converged when ``stall_iterations`` iterations in a row improved the best feasible point by less than
     ``STALL_TOL``.
@@ -343,6 +350,7 @@ def solve_slsqp(
     best: list[Any] = [fg0[0] if feasible0 else np.inf, z_start, fg0]
     deadline = time.perf_counter() + max_wall_time_s
     history: list[float] = []
+    failures: list[np.ndarray] = []
 
     def evaluate(kind: str, x: np.ndarray) -> np.ndarray:
         if kind in cache and cache[kind][0] == x.tobytes():
@@ -350,7 +358,16 @@ def solve_slsqp(
         if time.perf_counter() > deadline:
             raise _WallTimeExceeded
         if kind == "values":
-            value = problem.values(x, params)
+            try:
+                value = problem.values(x, params)
+            except RuntimeError:  # the integrator failed at this trial point
+                failures.append(x)
+                if len(failures) > MAX_TRIAL_FAILURES:
+                    raise
+                # A value far above the start's makes SLSQP's line search step back (by 10x at most per try)
+                # towards the last iterate, which did integrate, instead of ending the solve.
+                value = fg0.copy()
+                value[0] = abs(fg0[0]) * TRIAL_FAILURE_FACTOR + 1.0
             if problem.violation(value) <= feasibility_tol and value[0] < best[0]:
                 best[:] = [value[0], x.copy(), value]
         else:

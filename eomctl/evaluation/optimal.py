@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,7 +88,7 @@ class OptimalResult:
         The same summary replayed at a tenth of a step, with ``voltage_excess_mv``, ``temperature_excess_k`` and
         ``anode_excess_mv``: how far the limits are passed between the check points (0 when they hold).
     start : str
-        Which start profile the solve began from: "cccv" or "guess".
+        Which start profile the solve began from: "cccv", "guess" (the first of ``initial_guess_a``), "guess 2", ...
     controls : str
         "currents" (``currents_a`` are the currents of equal steps) or "requests" (``currents_a`` are requests on the
         env's steps, run through its limit controller; see :func:`optimal_charge`).
@@ -292,6 +293,7 @@ def optimal_charge(
     objective: str | None = None,
     n_basis: int = DEFAULT_BASIS,
     controls: str = "currents",
+    guess_limits: Mapping[str, float] | None = None,
 ) -> OptimalResult:
     """Solve the open-loop optimal charge of a scenario within a time budget.
 
@@ -327,7 +329,13 @@ def optimal_charge(
         (the last one shortened to end at the budget), each run through the env's limit controller as the env runs
         it, so the limits hold at every instant and every charge the env can run is in the feasible set
         (:class:`~eomctl.cell.request_optimizer.RequestOptimizer`); ``n_intervals`` is then ignored and
-        ``currents_a`` are the requests, ``initial_guess_a`` requests on the env's steps.
+        ``currents_a`` are the requests, ``initial_guess_a`` requests on the env's steps (a 2-D array: several
+        starts, one per row; the first is the one replayed as ``guess_replay``).
+    guess_limits : mapping, optional
+        With "requests": limits the first guess ran under where a policy set its own (e.g. CC-CO's anode margin,
+        ``{"anode_min_v": 0.01}``), merged into the scenario's. ``guess_replay`` runs it under them (so it is the
+        policy's own charge), and the solve starts from the currents it then drew, step by step, as requests under the
+        scenario's limits.
 
     Returns
     -------
@@ -342,7 +350,7 @@ def optimal_charge(
     if controls == "requests":
         _check_arguments(sc, time_budget_s, 1, degradation_weight, objective, n_basis)
         return _optimal_requests(sc, time_budget_s, degradation_weight, initial_guess_a, max_wall_time_s,
-                                 initial_state, objective, n_basis)  # fmt: skip
+                                 initial_state, objective, n_basis, guess_limits)  # fmt: skip
     n_steps = n_intervals if n_intervals is not None else max(1, math.ceil(time_budget_s / sc.dt_s - 1e-9))
     _check_arguments(sc, time_budget_s, n_steps, degradation_weight, objective, n_basis)
     sim, limits = _fresh_simulator(sc, initial_state)
@@ -406,23 +414,33 @@ def env_steps(time_budget_s: float, dt_s: float) -> np.ndarray:
 
 
 def replay_requests(
-    sim: CellSimulator, requests_a: np.ndarray, durations_s: np.ndarray, limits: ChargeLimits, split: int = 1
+    sim: CellSimulator,
+    requests_a: np.ndarray,
+    durations_s: np.ndarray,
+    limits: ChargeLimits,
+    split: int = 1,
+    applied_a: list[float] | None = None,
 ) -> dict[str, float]:
     """Run current requests through the limit controller from the simulator's state, as the env does, each step
     split in ``split`` equal parts (the same requests: the fine replay), and summarise the charge as :func:`replay`
-    does, with how far each limit is passed at the sub-step ends (0: held)."""
+    does, with how far each limit is passed at the sub-step ends (0: held). ``applied_a``, when given, receives each
+    step's mean current [A] (its charge over its duration)."""
     start = sim.state
     lli0 = sim.last.degradation.get("lli_pct", 0.0)
     plating0 = sim.last.degradation.get("plating_ah", 0.0)
     v_peak, t_peak, anode_min = sim.last.voltage_v, sim.last.temperature_k, sim.last.anode_potential_v
     result, failed = sim.last, False
     for request_a, dt_s in zip(requests_a, durations_s, strict=True):
+        charge_ah = 0.0
         for _ in range(split):
             result = sim.step_limited(float(request_a), float(dt_s) / split, v_max_v=limits.v_max_v,
                                       anode_min_v=limits.anode_min_v, t_max_k=limits.t_max_k)  # fmt: skip
+            charge_ah += result.charge_in_ah
             failed = failed or result.solver_failed
             v_peak, t_peak = max(v_peak, result.voltage_v), max(t_peak, result.temperature_k)
             anode_min = min(anode_min, result.anode_potential_v)
+        if applied_a is not None:
+            applied_a.append(3600.0 * charge_ah / float(dt_s))
     summary = {
         "charge_time_s": float(np.sum(durations_s)),
         "entropy_j_per_k": result.totals["entropy_j_per_k"] - start_entropy(start, sim),
@@ -482,6 +500,7 @@ def _optimal_requests(
     initial_state: SimState | None,
     objective: str,
     n_basis: int,
+    guess_limits: Mapping[str, float] | None = None,
 ) -> OptimalResult:
     """:func:`optimal_charge` with ``controls="requests"``."""
     from eomctl.cell.request_optimizer import RequestOptimizer
@@ -490,12 +509,18 @@ def _optimal_requests(
     durations = env_steps(time_budget_s, sc.dt_s)
     n_steps = len(durations)
     cccv = matched_request(sim, sc, durations, limits)
-    guess = None
-    if initial_guess_a is not None:
-        guess = np.asarray(initial_guess_a, dtype=float)
-        if guess.size != n_steps:
-            raise ConfigError(f"initial_guess_a needs one request per env step ({n_steps}); got {guess.size}")
-    starts = [s for s in (cccv, guess) if s is not None]
+    guesses = [] if initial_guess_a is None else list(np.atleast_2d(np.asarray(initial_guess_a, dtype=float)))
+    if any(g.size != n_steps for g in guesses):
+        raise ConfigError(f"initial_guess_a needs one request per env step ({n_steps}) in each row")
+    guess = guesses[0] if guesses else None
+    guess_replay: dict[str, float] = {}
+    if guess is not None:
+        own = dataclasses.replace(limits, **guess_limits) if guess_limits else limits
+        applied_a: list[float] = []
+        guess_replay = replay_requests(sim, guess, durations, own, applied_a=applied_a)
+        if own != limits:  # the policy's own charge, drawn again under the scenario's (looser) limits
+            guesses[0] = np.array(applied_a)
+    starts = [s for s in (cccv, *guesses) if s is not None]
     if not starts:
         raise ConfigError(
             f"scenario '{sc.name}': a {time_budget_s:.0f} s budget is infeasible: the fastest charge under the limits "
@@ -527,10 +552,15 @@ def _optimal_requests(
         objective=objective,
         iterations=solution.iterations,
         fine_replay=replay_requests(sim, requests, durations, limits, split=FINE_REPLAY_SPLIT),
-        start="cccv" if starts[max(solution.start, 0)] is cccv else "guess",
+        start=_start_label(max(solution.start, 0) - (cccv is not None)),
         controls="requests",
-        guess_replay=replay_requests(sim, guess, durations, limits) if guess is not None else {},
+        guess_replay=guess_replay,
     )
+
+
+def _start_label(guess_index: int) -> str:
+    """``OptimalResult.start`` for a solve that began at guess ``guess_index`` (-1: the matched-time CC-CV)."""
+    return "cccv" if guess_index < 0 else "guess" if guess_index == 0 else f"guess {guess_index + 1}"
 
 
 def resample_profile(currents_a: np.ndarray, n_steps: int) -> np.ndarray:
@@ -544,9 +574,14 @@ def resample_profile(currents_a: np.ndarray, n_steps: int) -> np.ndarray:
 def profile_on_steps(times_s: np.ndarray, currents_a: np.ndarray, time_budget_s: float, n_steps: int) -> np.ndarray:
     """A recorded profile (``currents_a[k]`` flowing from ``times_s[k]`` to ``times_s[k + 1]``) as ``n_steps`` equal
     steps over ``[0, time_budget_s]``, each carrying the charge the recording put through in that window."""
+    return profile_on_grid(times_s, currents_a, np.linspace(0.0, time_budget_s, n_steps + 1))
+
+
+def profile_on_grid(times_s: np.ndarray, currents_a: np.ndarray, grid_s: np.ndarray) -> np.ndarray:
+    """:func:`profile_on_steps` onto any step boundaries ``grid_s`` [s] from 0 (e.g. the env's steps, the last one
+    shorter)."""
     charge = np.concatenate([[0.0], np.cumsum(currents_a * np.diff(times_s))])
-    grid = np.linspace(0.0, time_budget_s, n_steps + 1)
-    return np.diff(np.interp(grid, times_s - times_s[0], charge)) / np.diff(grid)
+    return np.diff(np.interp(grid_s, times_s - times_s[0], charge)) / np.diff(grid_s)
 
 
 def _check_arguments(

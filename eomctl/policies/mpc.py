@@ -67,6 +67,7 @@ class _Episode:
     solve_s: list[float] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
     wall_s: float = 0.0
+    finishing_steps: int = 0  # steps run past the schedule's end at the CC-CV rate (the model thought it done)
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,16 @@ class MPC(Baseline):
                 ctx.read(observation, "temperature_k"),
             )
         replan_steps = max(1, round(self.replan_s / state.dt_s))
-        if state.step % replan_steps == 0 or state.step - state.plan_start >= state.plan.size:
-            self._replan(state)
-        current_a = float(state.plan[min(state.step - state.plan_start, state.plan.size - 1)])
+        if state.step >= state.schedule_soc.size:
+            # Past the schedule's end and the env has not ended the charge: the model (or the estimate) believed
+            # the target met when the cell had not reached it. Finish as the schedule's CC-CV does, at `rate` under
+            # the env's limits, rather than plan a rest on a belief the env contradicts.
+            current_a = self.rate.amps(self.ctx.capacity_ah)
+            state.finishing_steps += 1
+        else:
+            if state.step % replan_steps == 0 or state.step - state.plan_start >= state.plan.size:
+                self._replan(state)
+            current_a = float(state.plan[min(state.step - state.plan_start, state.plan.size - 1)])
         state.step += 1
         state.wall_s += time.perf_counter() - tic
         return current_a, state

@@ -50,6 +50,27 @@ def test_gradient_matches_finite_differences() -> None:
         np.testing.assert_allclose(jac[:3, j], central, rtol=0.01)
 
 
+def test_finite_difference_fallback_matches_the_sensitivities(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where a step's sensitivity integrator fails, central differences of that step through the simulator stand in:
+    forced on every step here, they give the sensitivities' Jacobian to 1 % and leave the simulator at the start."""
+    sc = load_scenario("FastCharge", COARSE)
+    sim, limits = _fresh_simulator(sc, None, "controller")
+    durations = env_steps(BUDGET_S, sc.dt_s)
+    optimizer = RequestOptimizer(sim, limits, durations, n_basis=4)
+    params = [sim.state, sim.negative_window, sc.target_soc, np.full(len(durations), 0.3)]
+    z = np.zeros(optimizer.n_variables)
+    fg = optimizer.values(z, params)
+    exact = optimizer.jacobian(z, params, fg)
+
+    def failing(*args: object) -> None:
+        raise RuntimeError("sensitivity integrator failed")
+
+    monkeypatch.setattr(optimizer, "_step_sensitivity", failing)
+    differences = optimizer.jacobian(z, params, fg)
+    np.testing.assert_allclose(differences[:3], exact[:3], rtol=0.01)
+    assert sim.state is params[0]
+
+
 @pytest.fixture(scope="module")
 def from_a_start() -> tuple[dict[str, float], object]:
     """A 1.4C request (CC-CV through the controller) as the given start, and the bound solved from it."""
