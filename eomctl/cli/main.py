@@ -15,6 +15,7 @@ from eomctl.cli import (
     bound,
     bridge,
     cells,
+    compare,
     compare_life,
     data,
     evaluate,
@@ -30,7 +31,7 @@ from eomctl.cli import (
 from eomctl.core.errors import EXIT_INTERRUPTED, EomctlError
 from eomctl.core.io import check_writable
 
-COMMANDS = (cells, simulate, train, rollout, evaluate, bound, pareto, reproduce, lifetime, compare_life, data,
+COMMANDS = (cells, simulate, train, rollout, evaluate, compare, bound, pareto, reproduce, lifetime, compare_life, data,
             prognose, plot, analyze, bridge)  # fmt: skip
 
 

@@ -17,8 +17,22 @@ import numpy as np
 
 from eomctl.evaluation.evaluate import as_env, evaluate_policy, matched_time
 from eomctl.evaluation.paired import paired_difference
+from eomctl.policies.baselines import CCCO, CCCV, Derated, Rate
 from eomctl.policies.protocol import Policy
 
+#: Baseline families a policy is compared with: name -> (scale -> charger, the scale's range [C]). Each has one free
+#: scale, its nominal rate, tuned to the policy's charge time. "ccco" needs the anode potential, which no charger
+#: measures: an oracle reference, labelled so wherever it is shown.
+FAMILIES: dict[str, tuple[Callable[[float], Policy], tuple[float, float]]] = {
+    "cccv": (lambda x: CCCV(rate=Rate(x), vmax=4.2, cutoff=Rate(0.05)), (0.1, 3.0)),
+    "derated": (lambda x: Derated(rates=(Rate(x),), table="jeita"), (0.1, 3.0)),
+    "derated_soc": (lambda x: Derated(rates=(Rate(x),), table="jeita_soc"), (0.1, 3.0)),
+    "derated_multistage": (
+        lambda x: Derated(rates=(Rate(x), Rate(x * 2 / 3), Rate(x / 3)), switch_soc=(0.3, 0.5), table="jeita"),
+        (0.1, 3.0),
+    ),
+    "ccco_oracle": (lambda x: CCCO(rate=Rate(x), margin=0.0), (0.1, 3.0)),
+}
 METRICS = ("charge_time_s", "entropy_j_per_k", "irreversible_lli_pct", "plating_ah", "peak_temperature_k")
 TRAIN_SEED, HELD_OUT_SEED = 0, 100_000  # draws for tuning and for the comparison never overlap
 
@@ -38,8 +52,7 @@ def tuned_comparison(
     policy : Policy or str
         The policy under test (a spec or a model path is parsed).
     families : mapping
-        Name -> (``scale -> policy``, the scale's search range), e.g.
-        ``{"derated": (lambda x: Derated(rates=(Rate(x),)), (0.1, 3.0))}``.
+        Name -> (``scale -> policy``, the scale's search range), e.g. a selection of :data:`FAMILIES`.
     env : str or gymnasium.Env
         The scenario (its draws are what differ between seeds).
     train_episodes, held_out_episodes : int

@@ -268,6 +268,18 @@ CASES: tuple[Case, ...] = (
         2,
         "unknown env 'eomctl/Nope-v0'",
     ),
+    Case(
+        "Too few held-out draws in compare",
+        ("compare", "--policy", "cccv:rate=1C", "--held-out", "1", "--out", "{tmp}/c.json"),
+        2,
+        "--held-out >= 2",
+    ),
+    Case(
+        "Unknown env id in compare",
+        ("compare", "--policy", "cccv:rate=1C", "--env", "eomctl/Nope-v0", "--out", "{tmp}/c.json"),
+        2,
+        "unknown scenario 'eomctl/Nope-v0'",
+    ),
     # ------------------------------------------------------------------ lifetime
     Case(
         "Override that is not a number",
