@@ -6,6 +6,8 @@ part of the reproduce command runs the scenarios' own 30 s steps.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -30,18 +32,24 @@ def test_env_steps_end_at_the_budget() -> None:
     assert len(env_steps(2400.0, 240.0)) == 10  # no sliver of a step when the budget is a whole number of steps
 
 
+def _ten_steps_at_request(fraction: float) -> tuple[RequestOptimizer, list[Any], np.ndarray, np.ndarray]:
+    """The coarse FastCharge problem (10 steps, 4 directions) at a constant request of ``fraction`` of I_max: the
+    optimiser, its parameters, z = 0 and the values there."""
+    sc = load_scenario("FastCharge", COARSE)
+    sim, limits = _fresh_simulator(sc, None, "controller")
+    durations = env_steps(BUDGET_S, sc.dt_s)
+    optimizer = RequestOptimizer(sim, limits, durations, n_basis=4)
+    params = [sim.state, sim.negative_window, sc.target_soc, np.full(len(durations), fraction)]
+    z = np.zeros(optimizer.n_variables)
+    return optimizer, params, z, optimizer.values(z, params)
+
+
 def test_gradient_matches_finite_differences() -> None:
     """The chained forward sensitivities (CVODES where the request holds, IDAS with the controller where a limit
     binds) against central differences of the simulator's own steps. A 1.2C request: the voltage limit binds from
     the fifth step, and no perturbation moves a step's first binding instant across a step's start (a kink, where
     the one-sided derivatives differ: measured at a 2C request)."""
-    sc = load_scenario("FastCharge", COARSE)
-    sim, limits = _fresh_simulator(sc, None, "controller")
-    durations = env_steps(BUDGET_S, sc.dt_s)
-    optimizer = RequestOptimizer(sim, limits, durations, n_basis=4)
-    params = [sim.state, sim.negative_window, sc.target_soc, np.full(len(durations), 0.3)]
-    z = np.zeros(optimizer.n_variables)
-    fg = optimizer.values(z, params)
+    optimizer, params, z, fg = _ten_steps_at_request(0.3)
     jac = optimizer.jacobian(z, params, fg)
     for j in range(optimizer.n_variables):
         step = np.zeros_like(z)
@@ -53,13 +61,7 @@ def test_gradient_matches_finite_differences() -> None:
 def test_finite_difference_fallback_matches_the_sensitivities(monkeypatch: pytest.MonkeyPatch) -> None:
     """Where a step's sensitivity integrator fails, central differences of that step through the simulator stand in:
     forced on every step here, they give the sensitivities' Jacobian to 1 % and leave the simulator at the start."""
-    sc = load_scenario("FastCharge", COARSE)
-    sim, limits = _fresh_simulator(sc, None, "controller")
-    durations = env_steps(BUDGET_S, sc.dt_s)
-    optimizer = RequestOptimizer(sim, limits, durations, n_basis=4)
-    params = [sim.state, sim.negative_window, sc.target_soc, np.full(len(durations), 0.3)]
-    z = np.zeros(optimizer.n_variables)
-    fg = optimizer.values(z, params)
+    optimizer, params, z, fg = _ten_steps_at_request(0.3)
     exact = optimizer.jacobian(z, params, fg)
 
     def failing(*args: object) -> None:
@@ -68,7 +70,7 @@ def test_finite_difference_fallback_matches_the_sensitivities(monkeypatch: pytes
     monkeypatch.setattr(optimizer, "_step_sensitivity", failing)
     differences = optimizer.jacobian(z, params, fg)
     np.testing.assert_allclose(differences[:3], exact[:3], rtol=0.01)
-    assert sim.state is params[0]
+    assert optimizer.sim.state is params[0]
 
 
 @pytest.fixture(scope="module")
