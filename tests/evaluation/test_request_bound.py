@@ -6,6 +6,7 @@ part of the reproduce command runs the scenarios' own 30 s steps.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -108,6 +109,23 @@ def test_replay_of_requests_reports_the_controllers_charge() -> None:
     asked = replay_requests(sim, np.full(len(durations), limits.current_max_a), durations, limits)
     assert asked["max_voltage_v"] <= limits.v_max_v + 1e-3  # 3C asked, the voltage limit held
     assert asked["final_soc"] > 0.8
+
+
+def test_a_guess_replays_under_its_own_limits() -> None:
+    """A policy that sets its own limit (here a 4.1 V CV, like CC-CO's anode margin) is replayed under it, so
+    ``guess_replay`` is its own charge; each step's mean current comes back in ``applied_a``."""
+    sc = load_scenario("FastCharge", COARSE)
+    sim, limits = _fresh_simulator(sc, None, "controller")
+    durations = env_steps(BUDGET_S, sc.dt_s)
+    requests = np.full(len(durations), limits.current_max_a)
+    applied: list[float] = []
+    own = replay_requests(sim, requests, durations, dataclasses.replace(limits, v_max_v=4.1), applied_a=applied)
+    assert own["max_voltage_v"] <= 4.1 + 1e-3 and len(applied) == len(durations)
+    assert max(applied) <= limits.current_max_a + 1e-9 and applied[-1] < 0.5 * limits.current_max_a  # the CV taper
+    result = optimal_charge("FastCharge", BUDGET_S, overrides=COARSE, controls="requests", initial_guess_a=requests,
+                            guess_limits={"v_max_v": 4.1}, max_wall_time_s=1.0)  # fmt: skip
+    assert result.guess_replay["entropy_j_per_k"] == pytest.approx(own["entropy_j_per_k"], rel=1e-9)
+    assert result.replay["max_voltage_v"] <= limits.v_max_v + 1e-3  # the bound keeps the scenario's own limit
 
 
 def test_controls_are_checked() -> None:
