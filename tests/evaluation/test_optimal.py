@@ -180,3 +180,37 @@ def test_the_bound_starts_from_the_episodes_own_cell() -> None:
         assert not np.array_equal(np.asarray(fresh.state.inputs), np.asarray(episode.inputs))  # a real difference
     finally:
         env.close()
+
+
+class _FailsBeyond:
+    """A stand-in NLP for solve_slsqp (no simulation): minimise (x - 2)^2 subject to x >= 0, where evaluating past
+    x = 1.5 raises RuntimeError as an integrator failing at a trial point does."""
+
+    n_variables = 1
+    lbg, ubg = np.array([0.0]), np.array([np.inf])
+
+    def values(self, x: np.ndarray, params: object) -> np.ndarray:
+        if x[0] > 1.5:
+            raise RuntimeError("integrator failed")
+        return np.array([(x[0] - 2.0) ** 2, 0.0, x[0]])
+
+    def jacobian(self, x: np.ndarray, params: object, fg: np.ndarray) -> np.ndarray:
+        return np.array([[2.0 * (x[0] - 2.0)], [0.0], [1.0]])
+
+    def violation(self, fg: np.ndarray) -> float:
+        from eomctl.cell.optimal_control import constraint_violation
+
+        return constraint_violation(fg, self.lbg, self.ubg)
+
+
+def test_a_failed_trial_point_makes_the_line_search_step_back() -> None:
+    """SLSQP's first step (to x = 2) fails to integrate; the solve steps back instead of ending, and returns a point
+    that integrated and improved on the start (here the optimum lies where nothing integrates, so the failures repeat
+    and the status says so)."""
+    from eomctl.cell.optimal_control import solve_slsqp
+
+    problem = _FailsBeyond()
+    fg0 = problem.values(np.zeros(1), None)
+    z, status, _, fg = solve_slsqp(problem, [], fg0, max_wall_time_s=10.0)
+    assert 0.0 < z[0] <= 1.5 and fg[0] < fg0[0]
+    assert status == "solver_failure"
