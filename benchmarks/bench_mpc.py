@@ -17,11 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from eomctl.charging.env import ChargingEnv
 from eomctl.core.io import write_json
-from eomctl.evaluation.evaluate import matched_time_cccv, measure_episode
+from eomctl.evaluation.evaluate import matched_time_cccv, measure_episode, requested_currents_a
 from eomctl.evaluation.optimal import env_steps, optimal_charge
 from eomctl.policies.specs import parse_policy
 
@@ -42,7 +40,7 @@ def run_case(scenario: str, ambient_c: float, spec: str, seed: int) -> dict[str,
         env.close()
     # The bound over the env's own steps through its limit controller (as the yardstick's), from the MPC's requests.
     n_steps = len(env_steps(metrics.charge_time_s, env.scenario.dt_s))
-    requests_a = np.array([0.5 * (r["action"] + 1.0) * current_max_a for r in (rows or [])[:-1]])[:n_steps]
+    requests_a = requested_currents_a(rows or [], current_max_a)[:n_steps]
     bound = optimal_charge(
         scenario, metrics.charge_time_s, overrides={"ambient_c": ambient_c}, initial_state=start,
         controls="requests", initial_guess_a=requests_a if requests_a.size == n_steps else None,

@@ -350,7 +350,7 @@ def solve_slsqp(
     best: list[Any] = [fg0[0] if feasible0 else np.inf, z_start, fg0]
     deadline = time.perf_counter() + max_wall_time_s
     history: list[float] = []
-    failures: list[np.ndarray] = []
+    failures = [0]  # integrator failures at trial points so far
 
     def evaluate(kind: str, x: np.ndarray) -> np.ndarray:
         if kind in cache and cache[kind][0] == x.tobytes():
@@ -361,8 +361,8 @@ def solve_slsqp(
             try:
                 value = problem.values(x, params)
             except RuntimeError:  # the integrator failed at this trial point
-                failures.append(x)
-                if len(failures) > MAX_TRIAL_FAILURES:
+                failures[0] += 1
+                if failures[0] > MAX_TRIAL_FAILURES:
                     raise
                 # A value far above the start's makes SLSQP's line search step back (by 10x at most per try)
                 # towards the last iterate, which did integrate, instead of ending the solve.

@@ -46,12 +46,12 @@ from eomctl.core.errors import ConfigError
 from eomctl.core.interrupts import deferred
 from eomctl.core.streams import solver_messages_hidden
 
-#: SLSQP's iterates count as feasible within this SOC shortfall; the result is then repaired to the exact target.
 #: Step of the central differences [basis-weight units: a fraction of the maximum current] that stand in for a
 #: step's sensitivities where the sensitivity integrator fails. Measured against the sensitivities (FastCharge, 10
 #: steps, 4 directions): 1e-2 agrees to ~1e-4 relative; 1e-4 is lost in the integrators' noise (3-30 % off: the
 #: quadratures are not error-controlled).
 FD_STEP = 1e-2
+#: SLSQP's iterates count as feasible within this SOC shortfall; the result is then repaired to the exact target.
 REPAIR_TOL = 1e-4
 REPAIR_SOC_SLACK = 2e-6  # the repaired end SOC lies in [target, target + this]
 REPAIR_ITERATIONS = 8

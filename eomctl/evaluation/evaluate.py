@@ -219,6 +219,12 @@ def _cccv(rate_c: float, vmax_v: float, cutoff_c: float) -> Policy:
     return CCCV(rate=Rate(rate_c), vmax=vmax_v, cutoff=Rate(cutoff_c))
 
 
+def requested_currents_a(rows: Sequence[Mapping[str, Any]], current_max_a: float) -> np.ndarray:
+    """The current each recorded action asked for [A] (the env's map ``(a + 1) / 2 * I_max``), from the rows of
+    :func:`measure_episode` with ``record=True`` (the last row, the final state, has no action)."""
+    return np.array([0.5 * (r["action"] + 1.0) * current_max_a for r in rows[:-1]])
+
+
 def matched_time_cccv(
     target_time_s: float,
     env: str | gymnasium.Env[Any, Any],
@@ -287,18 +293,18 @@ def matched_time(
             return best(bracket)
         brentq(gap, *bracket, xtol=1e-4, maxiter=40)
     except _Matched as matched:
-        scale = matched.rate_c
+        scale = matched.scale
         error = (runs[scale].mean("charge_time_s") - target_time_s) / target_time_s
         return scale, dataclasses.replace(runs[scale], note=f"matched to {100 * error:+.2f} % of the target time")
     return best(f"no scale matched to {rtol:.0%}: charge time jumps across the target; nearest shown")
 
 
 class _Matched(Exception):  # a control-flow signal, not an error
-    """Raised inside the root search once a rate matches the target time to the tolerance."""
+    """Raised inside the root search once a scale matches the target time to the tolerance."""
 
-    def __init__(self, rate_c: float) -> None:
-        super().__init__(rate_c)
-        self.rate_c = rate_c
+    def __init__(self, scale: float) -> None:
+        super().__init__(scale)
+        self.scale = scale
 
 
 def _bracket(gap: Any, x: float, x_lo: float, x_hi: float) -> tuple[float, float] | str:

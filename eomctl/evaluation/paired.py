@@ -37,13 +37,6 @@ class PairedDifference:
         return 100.0 * self.difference / self.mean_b if self.mean_b else float("nan")
 
     @property
-    def relative_interval_pct(self) -> tuple[float, float]:
-        """The interval relative to ``mean(b)`` [%] (``mean(b)`` taken as exact)."""
-        if not self.mean_b:
-            return (float("nan"), float("nan"))
-        return (100.0 * self.low / self.mean_b, 100.0 * self.high / self.mean_b)
-
-    @property
     def significant(self) -> bool:
         """True when the interval excludes 0."""
         return self.low > 0.0 or self.high < 0.0

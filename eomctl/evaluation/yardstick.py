@@ -27,7 +27,7 @@ from eomctl.cell.simulator import SimState
 from eomctl.charging.env import ChargingEnv
 from eomctl.charging.scenarios import Scenario
 from eomctl.core.errors import ConfigError
-from eomctl.evaluation.evaluate import measure_episode
+from eomctl.evaluation.evaluate import measure_episode, requested_currents_a
 from eomctl.evaluation.optimal import OptimalResult, env_steps, optimal_charge, profile_on_grid, profile_on_steps
 from eomctl.policies.specs import parse_policy
 
@@ -91,7 +91,7 @@ def bound_vs_baseline(
     finally:
         env.close()
     # The baseline's own requests (the actions it took), up to its charge time on the env's steps.
-    requests = np.array([0.5 * (r["action"] + 1.0) * current_max_a for r in rows[:-1]])
+    requests = requested_currents_a(rows, current_max_a)
     durations_s = env_steps(metrics.charge_time_s, scenario.dt_s)
     guesses = [requests[: len(durations_s)]]
     # The piecewise-constant solve starts from the baseline's charge per step (its mean currents, on that class's

@@ -67,7 +67,6 @@ class _Episode:
     solve_s: list[float] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
     wall_s: float = 0.0
-    finishing_steps: int = 0  # steps run past the schedule's end at the CC-CV rate (the model thought it done)
 
 
 @dataclass(frozen=True)
@@ -118,7 +117,6 @@ class MPC(Baseline):
             # the target met when the cell had not reached it. Finish as the schedule's CC-CV does, at `rate` under
             # the env's limits, rather than plan a rest on a belief the env contradicts.
             current_a = self.rate.amps(self.ctx.capacity_ah)
-            state.finishing_steps += 1
         else:
             if state.step % replan_steps == 0 or state.step - state.plan_start >= state.plan.size:
                 self._replan(state)
