@@ -41,6 +41,12 @@ def add_arguments(parser: Any) -> None:
         "--env-overrides", nargs="+", default=[], metavar="KEY=VALUE", help="scenario overrides: simulator.model=SPM"
     )
     parser.add_argument("--eval-freq", type=int, default=TrainConfig.eval_freq, help="env steps between evaluations")
+    parser.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=TrainConfig.eval_episodes,
+        help="episodes per periodic evaluation, the same draws every time (the best model is kept on their mean)",
+    )
     parser.add_argument("--checkpoint-freq", type=int, default=TrainConfig.checkpoint_freq, help="steps per checkpoint")
     parser.add_argument(
         "--final-eval-episodes", type=int, default=TrainConfig.final_eval_episodes, help="0 skips the CC-CV report"
@@ -65,6 +71,7 @@ def run(args: Any) -> int:
             compile=not args.no_compile,
             env_overrides=parse_hyperparams(args.env_overrides),
             eval_freq=args.eval_freq,
+            eval_episodes=args.eval_episodes,
             checkpoint_freq=args.checkpoint_freq,
             final_eval_episodes=args.final_eval_episodes,
             progress_bar=not args.no_progress_bar,

@@ -235,6 +235,7 @@ CASES: tuple[Case, ...] = (
     Case("Hyperparameter not a number", (*TRAIN, "--hyperparams", "learning_rate=abc"), 2, "learning_rate"),
     Case("Zero parallel envs", (*TRAIN[:4], "--n-envs", "0", *TRAIN[6:]), 2, "n_envs"),
     Case("Zero evaluation interval", (*TRAIN, "--eval-freq", "0"), 2, "eval_freq"),
+    Case("Zero evaluation episodes", (*TRAIN, "--eval-episodes", "0"), 2, "eval_episodes"),
     Case("Zero checkpoint interval", (*TRAIN, "--checkpoint-freq", "0"), 2, "checkpoint_freq"),
     Case("Zero training steps", (*TRAIN[:2], "--timesteps", "0", *TRAIN[4:]), 2, "n_timesteps"),
     Case("Unknown env id", (*TRAIN, "--env", "eomctl/FastCharg-v0"), 2, "FastCharge"),
