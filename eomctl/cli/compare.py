@@ -7,7 +7,15 @@ from typing import Any
 
 from eomctl.core.errors import ConfigError
 from eomctl.core.io import write_json
-from eomctl.evaluation.tuned import FAMILIES, HELD_OUT_SEED, TRAIN_SEED, tuned_comparison
+from eomctl.evaluation.tuned import (
+    FAMILIES,
+    HELD_OUT_SEED,
+    ROOM_METRICS,
+    TRAIN_SEED,
+    best_bms_baseline,
+    room_to_bound,
+    tuned_comparison,
+)
 from eomctl.policies.specs import parse_policy
 
 
@@ -23,6 +31,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         "an oracle reference)")  # fmt: skip
     p.add_argument("--train-episodes", type=int, default=10, help=f"tuning draws (seeds from {TRAIN_SEED})")
     p.add_argument("--held-out", type=int, default=30, help=f"comparison draws (seeds from {HELD_OUT_SEED})")
+    p.add_argument("--bound-draws", type=int, default=0, metavar="K",
+                   help="also solve the bound on the first K held-out draws and report the share of the room to it "
+                        "the policy captures against the best BMS baseline (a minute or more per draw)")  # fmt: skip
+    p.add_argument(
+        "--objective",
+        default="irreversible",
+        choices=("irreversible", "entropy"),
+        help="what the bound minimises (and the room is measured in)",
+    )
     p.add_argument("--out", default=None, help="JSON file to write the rows to")
     p.set_defaults(func=run)
     return p
@@ -32,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
     """Handler of ``eomctl compare``: one line per baseline and metric, paired difference with its 95 % interval."""
     if args.train_episodes < 1 or args.held_out < 2:
         raise ConfigError("--train-episodes must be >= 1 and --held-out >= 2 (a paired interval needs 2 pairs)")
+    if not 0 <= args.bound_draws <= args.held_out:
+        raise ConfigError(f"--bound-draws must be within 0..--held-out ({args.held_out}); got {args.bound_draws}")
     policy = parse_policy(args.policy)  # before the first (long) evaluation
     families = {name: FAMILIES[name] for name in args.baselines}
     rows = tuned_comparison(policy, families, args.env, args.train_episodes, args.held_out)
@@ -39,6 +58,16 @@ def run(args: argparse.Namespace) -> int:
         label = f"{r['family']} ({r['spec']})" if r["metric"] == "charge_time_s" else r["family"]
         print(f"{label}: {r['metric']} policy {r['policy_mean']:.6g} vs {r['baseline_mean']:.6g}, difference "
               f"{r['difference']:+.4g} [{r['low']:+.4g}, {r['high']:+.4g}] ({r['relative_pct']:+.2f} %)")  # fmt: skip
+    record: dict[str, Any] = {"policy": args.policy, "env": args.env, "rows": rows}
+    best = best_bms_baseline(rows, metric=ROOM_METRICS[args.objective])
+    if args.bound_draws and best is not None:
+        spec = next(r["spec"] for r in rows if r["family"] == best)
+        seeds = range(HELD_OUT_SEED, HELD_OUT_SEED + args.bound_draws)
+        room = room_to_bound(policy, spec, args.env, seeds, objective=args.objective)
+        record["room_to_bound"] = {"baseline_family": best, "baseline": spec, **room}
+        print(f"room to the bound ({room['metric']}, {room['n']} of {args.bound_draws} draws optimal, against {best}):"
+              f" baseline {room['baseline']:.6g}, policy {room['policy']:.6g}, bound {room['bound']:.6g}; "
+              f"captured {100 * room['captured']:.0f} %")  # fmt: skip
     if args.out:
-        write_json(args.out, {"policy": args.policy, "env": args.env, "rows": rows})
+        write_json(args.out, record)
     return 0

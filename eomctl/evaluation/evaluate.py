@@ -215,6 +215,13 @@ def evaluate_policy(
     return PolicyEvaluation(policy_spec(resolved), env_id_of(built), runs)
 
 
+def cv_voltage_v(env: gymnasium.Env[Any, Any]) -> float:
+    """The CV voltage a baseline charger holds on ``env``: the scenario's ``v_max_v`` limit, else the cell's cut-off."""
+    base: Any = env.unwrapped
+    limit = base.scenario.limits.v_max_v
+    return float(base.v_max_v if limit is None else limit)
+
+
 def _cccv(rate_c: float, vmax_v: float, cutoff_c: float) -> Policy:
     return CCCV(rate=Rate(rate_c), vmax=vmax_v, cutoff=Rate(cutoff_c))
 
@@ -240,9 +247,8 @@ def matched_time_cccv(
     :func:`matched_time` over the CC-CV family, the rate within [0.1C, c_rate_max].
     """
     built = as_env(env, overrides)
-    base = built.unwrapped
-    sc = base.scenario  # type: ignore[attr-defined]
-    vmax = vmax_v if vmax_v is not None else base.v_max_v if sc.limits.v_max_v is None else sc.limits.v_max_v  # type: ignore[attr-defined]
+    sc = built.unwrapped.scenario  # type: ignore[attr-defined]
+    vmax = vmax_v if vmax_v is not None else cv_voltage_v(built)
     return matched_time(lambda rate_c: _cccv(rate_c, vmax, cutoff_c), target_time_s, built, seed, rtol=rtol,
                         episodes=episodes, scale_range=(0.1, float(sc.c_rate_max)))  # fmt: skip
 
@@ -347,8 +353,7 @@ def _reduction_pct(reference: float, value: float) -> float:
 
 
 def reference_evaluations(env: gymnasium.Env[Any, Any], episodes: int, seed: int) -> dict[str, dict[str, Any]]:
-    base = env.unwrapped
-    vmax = base.v_max_v if base.scenario.limits.v_max_v is None else base.scenario.limits.v_max_v  # type: ignore[attr-defined]
+    vmax = cv_voltage_v(env)
     return {
         f"cccv_{rate_c:g}C": _pair(evaluate_policy(_cccv(rate_c, vmax, 0.05), env, episodes, seed))
         for rate_c in REFERENCE_RATES_C

@@ -47,7 +47,7 @@ def test_tuned_comparison_pairs_held_out_draws() -> None:
     try:
         rows = tuned_comparison(
             "cccv:rate=1.5C,vmax=4.2,cutoff=C/20",
-            {"cccv": (lambda x: CCCV(rate=Rate(x), vmax=4.2, cutoff=Rate(0.05)), (0.2, 3.0))},
+            {"cccv": (lambda x, v: CCCV(rate=Rate(x), vmax=v, cutoff=Rate(0.05)), (0.2, 3.0))},
             env, train_episodes=2, held_out_episodes=3,
         )  # fmt: skip
     finally:
@@ -58,3 +58,24 @@ def test_tuned_comparison_pairs_held_out_draws() -> None:
     assert "matched to" in time_row["tuning_note"]
     assert time_row["spec"].startswith(f"cccv:rate={time_row['scale']:g}C")
     assert time_row["low"] <= time_row["difference"] <= time_row["high"]
+
+
+def test_room_to_bound_is_measured_on_the_same_draw() -> None:
+    """Plumbing on a cheap stand-in (a 60 -> 70 % charge at 10 C, no JIT): the bound, solved from the draw's own
+    start at the policy's charge time, is no higher than either charger, and the share captured follows from the
+    means."""
+    from eomctl.charging.env import ChargingEnv
+    from eomctl.evaluation.tuned import room_to_bound
+
+    overrides = {"simulator": {"compile": False}, "initial_soc": [0.6, 0.62], "target_soc": 0.7, "ambient_c": 10.0}
+    env = ChargingEnv("ColdFastCharge", overrides=overrides)
+    try:
+        room = room_to_bound("cccv:rate=1C,vmax=4.2,cutoff=C/20", "cccv:rate=1.2C,vmax=4.2,cutoff=C/20", env, [7],
+                             objective="entropy", max_wall_time_s=120.0)  # fmt: skip
+    finally:
+        env.close()
+    (draw,) = room["per_draw"]
+    assert draw["seed"] == 7 and draw["status"] == "optimal", draw
+    assert room["n"] == 1 and room["metric"] == "entropy_j_per_k"
+    assert draw["bound"] <= draw["policy"] * (1 + 1e-6)
+    assert room["captured"] == pytest.approx((room["baseline"] - room["policy"]) / (room["baseline"] - room["bound"]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -224,7 +225,7 @@ def test_registry_holds_every_part(tmp_path: Path) -> None:
 def test_policy_part_without_a_policy_file_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import eomctl.reproduce.charging as charging
 
-    monkeypatch.setattr(charging, "POLICY_FILES", {"nmc": "agents/no_such_policy.zip"})
+    monkeypatch.setattr(charging, "SHIPPED_POLICIES", {"FastCharge": "agents/no_such_policy.zip"})
     record = run_part(registered()["policy"], tmp_path, quick=True)
     assert record["status"] == "skipped" and "no policy file: agents/no_such_policy.zip" in record["reason"]
 
@@ -265,3 +266,47 @@ def test_lfp_aging_reads_throughput_across_extrapolated_jumps(tmp_path: Path) ->
     loss_pct, throughput_ah = _throughput(path)
     np.testing.assert_allclose(loss_pct, [0.0, 10.0], atol=1e-12)
     np.testing.assert_allclose(throughput_ah, [0.0, 20.0])
+
+
+def test_scorecard_rows_state_each_difference_in_per_cent_of_its_baseline() -> None:
+    """The scorecard's table (one row per baseline) from tuned_comparison-shaped rows, no simulation."""
+    from eomctl.reproduce.scorecard import room_rows, summary_rows
+
+    def row(family: str, metric: str, a: float, b: float) -> dict[str, Any]:
+        d = a - b
+        return {
+            "family": family,
+            "spec": f"{family}:rate=1C",
+            "n": 30,
+            "tuning_note": "matched",
+            "metric": metric,
+            "policy_mean": a,
+            "baseline_mean": b,
+            "difference": d,
+            "low": d - 0.1 * abs(b),
+            "high": d + 0.1 * abs(b),
+        }
+
+    metrics = {
+        "charge_time_s": (2000.0, 2010.0),
+        "entropy_j_per_k": (10.0, 10.2),
+        "irreversible_lli_pct": (0.02, 0.04),
+        "plating_ah": (0.001, 0.002),
+        "peak_temperature_k": (300.0, 301.0),
+    }
+    card = {"scenario": "ColdFastCharge", "policy": "agents/p.zip",
+            "rows": [row(f, m, a, b) for f in ("cccv", "derated") for m, (a, b) in metrics.items()],
+            "rooms": [{"scenario": "ColdFastCharge", "objective": "irreversible", "metric": "irreversible_lli_pct",
+                       "baseline_spec": "cccv:rate=1C", "n": 2, "baseline": 0.04, "policy": 0.02, "bound": 0.0,
+                       "room_pct": 100.0, "captured": 0.5, "per_draw": [{}, {}, {}]}]}  # fmt: skip
+    table = summary_rows(card)
+    assert [r["baseline"] for r in table] == ["cccv:rate=1C", "derated:rate=1C"]
+    first = table[0]
+    assert first["irreversible_diff_pct"] == pytest.approx(-50.0)
+    assert first["entropy_diff_pct"] == pytest.approx(100 * -0.2 / 10.2)
+    assert first["irreversible_low_pct"] == pytest.approx(-60.0) and first["irreversible_high_pct"] == pytest.approx(
+        -40.0
+    )
+    assert first["peak_temperature_diff_k"] == pytest.approx(-1.0)  # kelvin, not a share of 301 K
+    (room,) = room_rows(card)
+    assert room["captured_pct"] == pytest.approx(50.0) and room["draws"] == 3 and room["n"] == 2

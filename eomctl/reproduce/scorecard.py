@@ -1,0 +1,122 @@
+"""The shipped policies' scorecard: every scenario's policy against the chargers tuned to its charge time.
+
+For each registered scenario with a shipped policy (:data:`SHIPPED_POLICIES`), :func:`scenario_scorecard` tunes each
+baseline family to the policy's mean charge time on training draws and compares them on held-out draws
+(:func:`eomctl.evaluation.tuned.tuned_comparison`, paired differences with BCa bootstrap 95 % intervals), then, where
+asked, solves the bound on the first held-out draws and reports the share of the room to it the policy captures
+against the best BMS baseline (:func:`eomctl.evaluation.tuned.room_to_bound`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from eomctl.charging.env import ChargingEnv
+from eomctl.core.resources import REPO_ROOT
+from eomctl.evaluation.evaluate import measure_episode
+from eomctl.evaluation.tuned import (
+    FAMILIES,
+    HELD_OUT_SEED,
+    ROOM_METRICS,
+    best_bms_baseline,
+    room_to_bound,
+    tuned_comparison,
+)
+from eomctl.plotting.derating import plot_current_map
+from eomctl.policies.specs import parse_policy
+
+#: The shipped policy of every registered scenario (relative to the repository root).
+SHIPPED_POLICIES: dict[str, str] = {
+    name: f"agents/ppo_{name}-v0.zip"
+    for name in ("FastCharge", "ColdCharge", "Deadline", "AgedCell", "LFPFastCharge", "ColdFastCharge")
+}
+#: The chargers each policy is compared with: in the cold, the JEITA-derated ones a real charger runs; at 25 C a
+#: JEITA table is full current, i.e. the same charger as CC-CV.
+COLD_FAMILIES = ("cccv", "derated", "derated_soc", "derated_multistage")
+SCENARIO_FAMILIES: dict[str, tuple[str, ...]] = {"ColdCharge": COLD_FAMILIES, "ColdFastCharge": COLD_FAMILIES}
+#: Where the room to the bound is measured, and in which objectives (the bound solves are minutes each).
+ROOM_SCENARIOS: dict[str, tuple[str, ...]] = {"ColdFastCharge": ("irreversible", "entropy")}
+
+
+def scenario_scorecard(
+    scenario: str,
+    policy_file: str,
+    families: Sequence[str],
+    train_episodes: int,
+    held_out_episodes: int,
+    bound_draws: int = 0,
+    objectives: Sequence[str] = (),
+) -> dict[str, Any]:
+    """One scenario's comparison rows and, for each of ``objectives``, its room to the bound (a JSON-ready dict).
+
+    A task of :func:`eomctl.core.executor.run_tasks`: it builds its own env, so tasks share nothing.
+    """
+    env = ChargingEnv(scenario)
+    try:
+        path = str(REPO_ROOT / policy_file)
+        rows = tuned_comparison(path, {n: FAMILIES[n] for n in families}, env, train_episodes, held_out_episodes)
+        result: dict[str, Any] = {"scenario": scenario, "policy": policy_file, "rows": rows, "rooms": []}
+        seeds = range(HELD_OUT_SEED, HELD_OUT_SEED + bound_draws)
+        for objective in objectives if bound_draws else ():
+            best = best_bms_baseline(rows, ROOM_METRICS[objective])
+            if best is None:
+                continue
+            spec = next(r["spec"] for r in rows if r["family"] == best)
+            room = room_to_bound(path, spec, env, seeds, objective=objective)
+            result["rooms"].append({"scenario": scenario, "baseline_family": best, "baseline_spec": spec, **room})
+        return result
+    finally:
+        env.close()
+
+
+def summary_rows(card: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per baseline family: charge times, and entropy and irreversible loss as paired differences in %."""
+    by_family: dict[str, dict[str, Any]] = {}
+    for r in card["rows"]:
+        row = by_family.setdefault(r["family"], {
+            "scenario": card["scenario"], "policy": card["policy"], "baseline": r["spec"], "n": r["n"],
+            "tuning_note": r["tuning_note"],
+        })  # fmt: skip
+        b = r["baseline_mean"]
+        scale = 100.0 / b if b else float("nan")
+        prefix = {"charge_time_s": "time", "entropy_j_per_k": "entropy", "irreversible_lli_pct": "irreversible",
+                  "plating_ah": "plating", "peak_temperature_k": "peak_temperature"}[r["metric"]]  # fmt: skip
+        if r["metric"] == "charge_time_s":
+            row.update(policy_time_s=r["policy_mean"], baseline_time_s=b)
+        elif r["metric"] == "irreversible_lli_pct":
+            row.update(policy_irreversible_pct=r["policy_mean"], baseline_irreversible_pct=b)
+        elif r["metric"] == "entropy_j_per_k":
+            row.update(policy_entropy_j_per_k=r["policy_mean"], baseline_entropy_j_per_k=b)
+        if r["metric"] == "peak_temperature_k":  # a difference in kelvin, not a share of 300 K
+            row.update(peak_temperature_diff_k=r["difference"], peak_temperature_low_k=r["low"],
+                       peak_temperature_high_k=r["high"])  # fmt: skip
+        elif r["metric"] != "plating_ah":
+            row.update({f"{prefix}_diff_pct": r["difference"] * scale, f"{prefix}_low_pct": r["low"] * scale,
+                        f"{prefix}_high_pct": r["high"] * scale})  # fmt: skip
+    return list(by_family.values())
+
+
+def room_rows(card: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The rooms of one scenario as table rows (the per-draw detail stays in the JSON)."""
+    keys = ("scenario", "objective", "metric", "baseline_spec", "n", "baseline", "policy", "bound", "room_pct")
+    return [{**{k: room[k] for k in keys}, "captured_pct": 100.0 * room["captured"],
+             "draws": len(room["per_draw"])} for room in card["rooms"]]  # fmt: skip
+
+
+def current_map(
+    scenario: str, policy_file: str, table_spec: str, table: str, rate_c: float, draws: int, path: Path
+) -> Path:
+    """The policy's current against temperature and SOC on ``draws`` held-out draws, beside the table's charger
+    (:func:`eomctl.plotting.derating.plot_current_map`)."""
+    env = ChargingEnv(scenario)
+    try:
+        recorded = []
+        for spec in (str(REPO_ROOT / policy_file), table_spec):
+            policy = parse_policy(spec)
+            recorded.append([measure_episode(policy, env, HELD_OUT_SEED + i, record=True)[1] or []
+                             for i in range(draws)])  # fmt: skip
+    finally:
+        env.close()
+    return plot_current_map(recorded[0], recorded[1], table, rate_c, path, policy_label=f"policy {policy_file}")
