@@ -255,6 +255,18 @@ CASES: tuple[Case, ...] = (
     Case("Unknown policy protocol", (*LIFE, "--policy", "cccx:rate=2C"), 2, "unknown protocol 'cccx'"),
     Case("Unknown policy key", (*LIFE, "--policy", "cccv:rat=2C"), 2, "unknown key 'rat'"),
     Case("Policy value not a number", (*LIFE, "--policy", "cccv:rate=fast"), 2, "'rate'"),
+    Case(
+        "Lifetime baseline with no rate to match",
+        ("compare-life", "--policy", "cccv:rate=2C", "--baseline", "ccco:rate=2C", "--model", "SPM", "--no-compile"),
+        2,
+        "cannot match 'ccco:rate=2C'",
+    ),
+    Case(
+        "Negative matching cycle",
+        ("compare-life", "--policy", "cccv:rate=2C", "--match-cycle", "-1", "--model", "SPM", "--no-compile"),
+        2,
+        "--match-cycle must be >= 0",
+    ),
     Case("Missing policy model", (*LIFE, "--policy", "{tmp}/policy.zip"), 2, "not found"),
     Case("Truncated policy model", (*LIFE, "--policy", "{tmp}/policy.zip"), 4, "not a zip archive", _truncated_zip),
     Case(

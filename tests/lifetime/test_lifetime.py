@@ -357,7 +357,8 @@ def test_cold_fast_charging_plates_more_and_ages_faster(sim: CellSimulator) -> N
 
 def test_compare_life_cli_matches_the_charge_time(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``eomctl compare-life`` end to end on a tiny budget (SPM, 1 cycle): the CC-CV baseline's rate is matched to
-    the policy's first charge (a 2C CC-CV, so the matched rate must come out near 2C), both charge times reported."""
+    the policy's charge of cycle 2, the one a lifetime repeats (a 2C CC-CV, so the matched rate must come out near
+    2C), both charge times reported."""
     import json
 
     from eomctl.cli.main import main
@@ -365,15 +366,29 @@ def test_compare_life_cli_matches_the_charge_time(tmp_path: Path, capsys: pytest
     out = tmp_path / "compare.json"
     argv = ["compare-life", "--policy", "cccv:rate=2C,vmax=4.2,cutoff=C/20", "--baseline", "cccv:vmax=4.2"]
     argv += ["--model", "SPM", "--max-cycles", "1", "--rpt-every", "0", "--rest-s", "300", "--no-compile"]
-    assert main([*argv, "--out", str(out)]) == 0
+    assert main([*argv, "--match-cycle", "2", "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     policy, baseline = result["policy"], result["baseline"]
     assert result["matched"] and result["extension_pct"] is None  # one cycle: no end of life
+    assert result["steady_cycles"] == 2
+    np.testing.assert_allclose(
+        result["baseline_steady_charge_time_s"], result["policy_steady_charge_time_s"], rtol=0.01
+    )
     np.testing.assert_allclose(baseline["charge_time_s"], policy["charge_time_s"], rtol=0.02)
     assert baseline["spec"].startswith("cccv:rate=") and baseline["spec"] != "cccv:rate=1C,vmax=4.2,cutoff=0.05C"
     rate_c = float(baseline["spec"].split("rate=")[1].split("C")[0])
     assert 1.9 < rate_c < 2.1
     assert "charge time" in capsys.readouterr().out
+
+
+def test_only_a_one_rate_charger_is_matched_in_charge_time() -> None:
+    """The rate matching tunes a CC-CV's rate or a one-rate derated charger's; anything else is refused by name."""
+    from eomctl.lifetime.compare import matchable
+    from eomctl.policies.baselines import CCCO, CCCV, Derated, Rate
+
+    assert matchable(CCCV()) and matchable(Derated(rates=(Rate(1.0),), table="jeita_soc"))
+    assert not matchable(Derated(rates=(Rate(2.0), Rate(1.0)), switch_soc=(0.5,)))
+    assert not matchable(CCCO())
 
 
 def test_sweep_runs_policies_cells_and_temperatures_through_the_executor(tmp_path: Path) -> None:
