@@ -30,6 +30,7 @@ from eomctl.reproduce.scorecard import (
     SCENARIO_FAMILIES,
     SHIPPED_POLICIES,
     current_map,
+    file_sha256,
     room_rows,
     scenario_scorecard,
     summary_rows,
@@ -216,7 +217,8 @@ def policy_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
     kwargs_list = [
         {"scenario": s, "policy_file": p, "families": list(SCENARIO_FAMILIES.get(s, ("cccv",))),
          "train_episodes": 2 if quick else 10, "held_out_episodes": 2 if quick else 30,
-         "bound_draws": 0 if quick else BOUND_DRAWS, "objectives": list(ROOM_SCENARIOS.get(s, ()))}
+         "bound_draws": 0 if quick else BOUND_DRAWS, "objectives": list(ROOM_SCENARIOS.get(s, ())),
+         "policy_sha256": file_sha256(REPO_ROOT / p)}
         for s, p in shipped.items()
     ]  # fmt: skip
     cards = run_tasks(scenario_scorecard, kwargs_list, executor=executor, max_workers=2,

@@ -9,6 +9,7 @@ against the best BMS baseline (:func:`eomctl.evaluation.tuned.room_to_bound`).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -53,16 +54,20 @@ def scenario_scorecard(
     held_out_episodes: int,
     bound_draws: int = 0,
     objectives: Sequence[str] = (),
+    policy_sha256: str = "",
 ) -> dict[str, Any]:
     """One scenario's comparison rows and, for each of ``objectives``, its room to the bound (a JSON-ready dict).
 
     A task of :func:`eomctl.core.executor.run_tasks`: it builds its own env, so tasks share nothing.
+    ``policy_sha256`` (the policy file's hash, :func:`file_sha256`) is recorded and keys the task's checkpoint, so a
+    replaced policy file is evaluated again, not read back from an earlier run's checkpoint.
     """
     env = ChargingEnv(scenario)
     try:
         path = str(REPO_ROOT / policy_file)
         rows = tuned_comparison(path, {n: FAMILIES[n] for n in families}, env, train_episodes, held_out_episodes)
-        result: dict[str, Any] = {"scenario": scenario, "policy": policy_file, "rows": rows, "rooms": []}
+        result: dict[str, Any] = {"scenario": scenario, "policy": policy_file, "policy_sha256": policy_sha256,
+                                  "rows": rows, "rooms": []}  # fmt: skip
         seeds = range(HELD_OUT_SEED, HELD_OUT_SEED + bound_draws)
         for objective in objectives if bound_draws else ():
             best = best_bms_baseline(rows, ROOM_METRICS[objective])
@@ -74,6 +79,11 @@ def scenario_scorecard(
         return result
     finally:
         env.close()
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (a policy's identity in the scorecard's checkpoint)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def summary_rows(card: Mapping[str, Any]) -> list[dict[str, Any]]:
