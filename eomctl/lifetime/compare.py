@@ -58,7 +58,7 @@ def steady_charge_time(config: LifetimeConfig, policy: str, simulator: CellSimul
     return float(row["charge_time_s"])
 
 
-def _with_rate(template: Policy, rate_c: float) -> Policy:
+def with_rate(template: Policy, rate_c: float) -> Policy:
     """``template`` at nominal rate ``rate_c``: a CC-CV's rate, or a one-stage derated charger's."""
     if isinstance(template, Derated) and len(template.rates) == 1:
         return dataclasses.replace(template, rates=(Rate(rate_c),))
@@ -71,7 +71,7 @@ def _with_rate(template: Policy, rate_c: float) -> Policy:
 def matchable(template: Policy) -> bool:
     """Whether :func:`matched_rate` can tune ``template``'s rate."""
     try:
-        _with_rate(template, 1.0)
+        with_rate(template, 1.0)
     except ConfigError:
         return False
     return True
@@ -104,7 +104,7 @@ def matched_rate(
 
     def charge_time(rate_c: float) -> float:
         if rate_c not in times:
-            policy = _with_rate(template, rate_c)
+            policy = with_rate(template, rate_c)
             if steady_cycles:
                 times[rate_c] = steady_charge_time(config, policy_spec(policy), run.sim, steady_cycles)
             else:
@@ -180,7 +180,7 @@ def compare_life(
     if matched:
         target_s = target_s if target_s is not None else first_charge_time(mine)
         rate_c, _ = matched_rate(config, target_s, simulator=sim, template=template, steady_cycles=steady_cycles)
-        template = _with_rate(template, round(rate_c, 4))
+        template = with_rate(template, round(rate_c, 4))
     spec = policy_spec(template)
     theirs = run_lifetime(dataclasses.replace(config, policy=spec), simulator=sim)
     theirs_s = steady_charge_time(config, spec, sim, steady_cycles) if steady_cycles else None

@@ -10,6 +10,7 @@ The parts, in running order (:data:`PARTS`):
 | ``pareto`` | the charge-time / entropy / LLI Pareto manifold and the EEZ | charging |
 | ``bound`` | the optimal-control bound beside every baseline at the same charge time and start | bound |
 | ``policy`` | every shipped policy vs the chargers tuned to its charge time, on held-out draws | charging |
+| ``policy_life`` | cycle life under the cold policy and matched CC-CV at 0 C and 10 C | policy_life |
 | ``lifetime`` | cycle life under the shipped policy and matched-time CC-CV | life |
 | ``analytics``, ``bridge`` | EOM quantities, energy-entropy balance; entropy-impedance bridge | analytics |
 | ``prognostics`` | SOH / RUL from early cycles, simulated fleet and real data | life |
@@ -50,6 +51,7 @@ from eomctl.reproduce.part import (
     PartResult,
 )
 from eomctl.reproduce.plating import plating_part
+from eomctl.reproduce.policy_life import AMBIENTS_C, COLD_POLICY, policy_life_part
 from eomctl.reproduce.scorecard import SHIPPED_POLICIES
 
 
@@ -177,6 +179,9 @@ KEY_ROWS: tuple[KeyRow, ...] = (
     KeyRow("Irreversible lithium loss reduction vs the best BMS charger at equal mean charge time, ColdFastCharge",
            "NMC", "no research figure; goal >= 30 % (docs/evaluation.md)", "docs/evaluation.md", "policy",
            "irreversible_reduction_vs_best_bms_pct_ColdFastCharge"),
+    *(KeyRow(f"Lifetime extension vs CC-CV at matched repeated charge time, ColdFastCharge policy, {a:g} C ambient",
+             "NMC", "+25 % (research); goal >= 15 % (docs/evaluation.md)", RESEARCH, "policy_life",
+             f"cold_policy_lifetime_extension_pct_{a:g}C") for a in AMBIENTS_C),
     *(KeyRow(f"Share of the room to the bound captured ({what}), ColdFastCharge", "NMC",
              "no research figure; goal >= 50 % (docs/evaluation.md)", "docs/evaluation.md", "policy",
              f"room_captured_pct_{objective}_ColdFastCharge")
@@ -298,6 +303,18 @@ PARTS: tuple[Part, ...] = (
         inputs=(*SHIPPED_POLICIES.values(), *POLICY_FILES.values()),
         version="2",  # every scenario's policy, tuned baselines on held-out draws
         checkpoints=("scorecard.ckpt.json",),
+    ),
+    Part(
+        "policy_life",
+        "Cycle life under the cold policy and CC-CV at the same repeated charge time, 0 C and 10 C",
+        policy_life_part,
+        quick_budget="ColdFastCharge policy and matched CC-CV at 0 C and 10 C, 30 cycles (no end of life)",
+        full_budget="the policy and matched CC-CV at 0 C and 10 C to 80 % SOH (cap 12000), unaccelerated, fast mode",
+        inputs=(COLD_POLICY, "envs/ColdFastCharge.yaml"),
+        checkpoints=(
+            "policy_life.ckpt.json",
+            *(f"life_{role}_{a:g}C.ckpt.json" for a in AMBIENTS_C for role in ("policy", "baseline")),
+        ),
     ),
     Part(
         "lifetime",
