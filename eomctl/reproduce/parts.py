@@ -297,7 +297,7 @@ PARTS: tuple[Part, ...] = (
         policy_part,
         quick_budget="2 training + 2 held-out draws per scenario, no bound; 1 episode per chemistry vs matched CC-CV",
         full_budget=(
-            "10 training + 30 held-out draws per scenario; the bound on 3 held-out ColdFastCharge draws per objective;"
+            "30 training + 30 held-out draws per scenario; the bound on 3 held-out ColdFastCharge draws per objective;"
             " 3 episodes per chemistry vs matched CC-CV"
         ),
         inputs=(*SHIPPED_POLICIES.values(), *POLICY_FILES.values()),
