@@ -302,6 +302,7 @@ PARTS: tuple[Part, ...] = (
         ),
         inputs=(*SHIPPED_POLICIES.values(), *POLICY_FILES.values()),
         version="2",  # every scenario's policy, tuned baselines on held-out draws
+        exclusive=True,  # runs its own pool of two scenario tasks
         checkpoints=("scorecard.ckpt.json",),
     ),
     Part(
@@ -311,6 +312,7 @@ PARTS: tuple[Part, ...] = (
         quick_budget="ColdFastCharge policy and matched CC-CV at 0 C and 10 C, 30 cycles (no end of life)",
         full_budget="the policy and matched CC-CV at 0 C and 10 C to 80 % SOH (cap 12000), unaccelerated, fast mode",
         inputs=(COLD_POLICY, "envs/ColdFastCharge.yaml"),
+        exclusive=True,  # runs its own pool of two lifetimes
         checkpoints=(
             "policy_life.ckpt.json",
             *(f"life_{role}_{a:g}C.ckpt.json" for a in AMBIENTS_C for role in ("policy", "baseline")),
