@@ -128,18 +128,6 @@ def matched_rate(
     return rate, charge_time(rate)
 
 
-def matched_cccv_rate(
-    config: LifetimeConfig,
-    target_time_s: float,
-    rtol: float = 0.01,
-    simulator: CellSimulator | None = None,
-    template: CCCV | None = None,
-) -> tuple[float, float]:
-    """The CC-CV C-rate whose first charge (fresh empty cell, same target, limits, dt) takes ``target_time_s``
-    (:func:`matched_rate` on the first charge). Returns ``(rate_c, charge_time_s)``."""
-    return matched_rate(config, target_time_s, rtol, simulator, template)
-
-
 def compare_life(
     policy: str,
     baseline: str | None = DEFAULT_BASELINE,

@@ -16,7 +16,7 @@ from eomctl.analytics.prognostics import prognose
 from eomctl.core.errors import ConfigError
 from eomctl.core.io import write_json
 from eomctl.core.resources import REPO_ROOT
-from eomctl.lifetime.compare import first_charge_time, matched_cccv_rate, summary
+from eomctl.lifetime.compare import first_charge_time, matched_rate, summary
 from eomctl.lifetime.engine import LifetimeConfig, build_simulator, run_lifetime
 from eomctl.plotting.analytics import plot_prognostics
 from eomctl.plotting.lifetime import plot_lifetime
@@ -160,7 +160,7 @@ def lifetime_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
             return run_lifetime(config, simulator=sim, checkpoint=checkpoint)
 
     runs: dict[str, Any] = {"PPO (shipped)": run(str(REPO_ROOT / LIFE_POLICY), "ppo")}
-    rate_c, _ = matched_cccv_rate(base, first_charge_time(runs["PPO (shipped)"]), simulator=sim, template=CCCV())
+    rate_c, _ = matched_rate(base, first_charge_time(runs["PPO (shipped)"]), simulator=sim, template=CCCV())
     matched = policy_spec(CCCV(rate=Rate(round(rate_c, 4))))
     runs[f"CC-CV {rate_c:.3f}C (matched time)"] = run(matched, "cccv")
     if not quick:
