@@ -128,52 +128,57 @@ def best_bms_baseline(rows: Sequence[Mapping[str, Any]], metric: str = "irrevers
 
 def room_to_bound(
     policy: Policy | str,
-    baseline: Policy | str,
+    family: Family,
+    scale_range: tuple[float, float],
     env: str | gymnasium.Env[Any, Any],
     seeds: Sequence[int],
     objective: str = "irreversible",
     overrides: dict[str, Any] | None = None,
     max_wall_time_s: float = 300.0,
 ) -> dict[str, Any]:
-    """The share of the room to the bound a policy captures: ``(baseline - policy) / (baseline - bound)`` of the means
-    over ``seeds``, the metric the ``objective`` minimises.
+    """The share of the room to the bound a policy captures on given draws: ``(baseline - policy) / (baseline -
+    bound)`` of the means over the draws, in the metric the ``objective`` minimises.
 
-    Per draw, the bound (:func:`eomctl.evaluation.optimal.optimal_charge`, the request class) is solved from that
-    draw's start (its SOC, ambient, spread and aging inputs) with the policy's own charge time as the budget. The
-    baseline is the one tuned to the policy's mean time (:func:`tuned_comparison`), so it matches the policy on the
-    mean, not per draw; the share is therefore taken on the means. A draw whose bound fails or is not optimal is kept
-    in ``per_draw`` with its status and left out of the means.
+    All three are taken at the same charge time and start on each draw: the policy runs the draw; the baseline
+    family's scale is tuned (:func:`matched_time`, to :data:`TUNING_RTOL`) so that its charge of *that draw* takes
+    as long as the policy's (an oracle tuning: a charger cannot know the draw, which is why the scorecard tunes on the
+    mean of training draws instead); and the bound (:func:`eomctl.evaluation.optimal.optimal_charge`, the request
+    class) is solved from the draw's start (its SOC, ambient, spread and aging inputs) with the policy's charge time
+    as the budget. A draw whose baseline cannot be matched, whose policy does not finish, or whose bound is not
+    optimal stays in ``per_draw`` with its status and is left out of the means.
     """
     metric = ROOM_METRICS[objective]
     built = as_env(env, overrides)
     base: Any = built.unwrapped
-    mine, theirs = (parse_policy(p) if isinstance(p, str) else p for p in (policy, baseline))
+    vmax_v = cv_voltage_v(built)
+    mine = parse_policy(policy) if isinstance(policy, str) else policy
     per_draw: list[dict[str, Any]] = []
     for seed in seeds:
-        p, b = measure_episode(mine, built, seed)[0], measure_episode(theirs, built, seed)[0]
-        row: dict[str, Any] = {"seed": seed, "policy": getattr(p, metric), "baseline": getattr(b, metric),
-                               "policy_time_s": p.charge_time_s, "baseline_time_s": b.charge_time_s}  # fmt: skip
-        if p.reached_target:
-            built.reset(seed=seed)  # the draw's start, as measure_episode drew it
-            try:
-                result = optimal_charge(
-                    base.scenario,
-                    p.charge_time_s,
-                    initial_state=base.sim.state,
-                    objective=objective,
-                    controls="requests",
-                    max_wall_time_s=max_wall_time_s,
-                )
-                row.update(bound=float(result.replay[metric]), status=result.status, solve_s=result.solve_time_s)
-            except ConfigError as exc:
-                row.update(bound=float("nan"), status=f"error: {exc}")
-        else:
-            row.update(bound=float("nan"), status="policy did not reach the target")
+        p = measure_episode(mine, built, seed)[0]
+        row: dict[str, Any] = {"seed": seed, "policy": getattr(p, metric), "policy_time_s": p.charge_time_s}
+        if not p.reached_target:
+            per_draw.append({**row, "baseline": math.nan, "bound": math.nan, "status": "policy did not finish"})
+            continue
+        _, matched = matched_time(functools.partial(_at_voltage, family, vmax_v), p.charge_time_s, built, seed,
+                                  episodes=1, scale_range=scale_range, rtol=TUNING_RTOL)  # fmt: skip
+        b = matched.episodes[0]
+        row.update(baseline=getattr(b, metric), baseline_spec=matched.policy, baseline_time_s=b.charge_time_s,
+                   baseline_note=matched.note)  # fmt: skip
+        if not matched.note.startswith("matched"):
+            per_draw.append({**row, "bound": math.nan, "status": "baseline not matched"})
+            continue
+        built.reset(seed=seed)  # the draw's start, as measure_episode drew it
+        try:
+            result = optimal_charge(base.scenario, p.charge_time_s, initial_state=base.sim.state, objective=objective,
+                                    controls="requests", max_wall_time_s=max_wall_time_s)  # fmt: skip
+            row.update(bound=float(result.replay[metric]), status=result.status, solve_s=result.solve_time_s)
+        except ConfigError as exc:
+            row.update(bound=math.nan, status=f"error: {exc}")
         per_draw.append(row)
     kept = [r for r in per_draw if r["status"] == "optimal" and math.isfinite(r["bound"])]
-    means = {k: float(np.mean([r[k] for r in kept])) if kept else float("nan") for k in ("policy", "baseline", "bound")}
+    means = {k: float(np.mean([r[k] for r in kept])) if kept else math.nan for k in ("policy", "baseline", "bound")}
     room = means["baseline"] - means["bound"]
-    captured = (means["baseline"] - means["policy"]) / room if kept and room > 0 else float("nan")
+    captured = (means["baseline"] - means["policy"]) / room if kept and room > 0 else math.nan
     return {"metric": metric, "objective": objective, "n": len(kept), **means, "room": room,
-            "room_pct": 100.0 * room / means["baseline"] if kept and means["baseline"] else float("nan"),
+            "room_pct": 100.0 * room / means["baseline"] if kept and means["baseline"] else math.nan,
             "captured": captured, "per_draw": per_draw}  # fmt: skip

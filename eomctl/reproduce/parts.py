@@ -301,9 +301,9 @@ PARTS: tuple[Part, ...] = (
             " 3 episodes per chemistry vs matched CC-CV"
         ),
         inputs=(*SHIPPED_POLICIES.values(), *POLICY_FILES.values()),
-        version="2",  # every scenario's policy, tuned baselines on held-out draws
+        version="3",  # the room: the baseline matched to the policy's time on each draw
         exclusive=True,  # runs its own pool of two scenario tasks
-        checkpoints=("scorecard.ckpt.json",),
+        checkpoints=("scorecard.ckpt.json", "room.ckpt.json"),
     ),
     Part(
         "policy_life",

@@ -2,9 +2,10 @@
 
 For each registered scenario with a shipped policy (:data:`SHIPPED_POLICIES`), :func:`scenario_scorecard` tunes each
 baseline family to the policy's mean charge time on training draws and compares them on held-out draws
-(:func:`eomctl.evaluation.tuned.tuned_comparison`, paired differences with BCa bootstrap 95 % intervals), then, where
-asked, solves the bound on the first held-out draws and reports the share of the room to it the policy captures
-against the best BMS baseline (:func:`eomctl.evaluation.tuned.room_to_bound`).
+(:func:`eomctl.evaluation.tuned.tuned_comparison`, paired differences with BCa bootstrap 95 % intervals); then, where
+listed (:data:`ROOM_SCENARIOS`), :func:`scenario_room` solves the bound on the first held-out draws and reports the
+share of the room to it the policy captures against the best BMS baseline family, matched to the policy's charge
+time on each draw (:func:`eomctl.evaluation.tuned.room_to_bound`).
 """
 
 from __future__ import annotations
@@ -52,11 +53,9 @@ def scenario_scorecard(
     families: Sequence[str],
     train_episodes: int,
     held_out_episodes: int,
-    bound_draws: int = 0,
-    objectives: Sequence[str] = (),
     policy_sha256: str = "",
 ) -> dict[str, Any]:
-    """One scenario's comparison rows and, for each of ``objectives``, its room to the bound (a JSON-ready dict).
+    """One scenario's comparison rows (:func:`eomctl.evaluation.tuned.tuned_comparison`), a JSON-ready dict.
 
     A task of :func:`eomctl.core.executor.run_tasks`: it builds its own env, so tasks share nothing.
     ``policy_sha256`` (the policy file's hash, :func:`file_sha256`) is recorded and keys the task's checkpoint, so a
@@ -66,19 +65,38 @@ def scenario_scorecard(
     try:
         path = str(REPO_ROOT / policy_file)
         rows = tuned_comparison(path, {n: FAMILIES[n] for n in families}, env, train_episodes, held_out_episodes)
-        result: dict[str, Any] = {"scenario": scenario, "policy": policy_file, "policy_sha256": policy_sha256,
-                                  "rows": rows, "rooms": []}  # fmt: skip
-        seeds = range(HELD_OUT_SEED, HELD_OUT_SEED + bound_draws)
-        for objective in objectives if bound_draws else ():
-            best = best_bms_baseline(rows, ROOM_METRICS[objective])
-            if best is None:
-                continue
-            spec = next(r["spec"] for r in rows if r["family"] == best)
-            room = room_to_bound(path, spec, env, seeds, objective=objective)
-            result["rooms"].append({"scenario": scenario, "baseline_family": best, "baseline_spec": spec, **room})
-        return result
+        return {"scenario": scenario, "policy": policy_file, "policy_sha256": policy_sha256, "rows": rows}
     finally:
         env.close()
+
+
+def scenario_room(
+    scenario: str, policy_file: str, family: str, objective: str, draws: int, policy_sha256: str = ""
+) -> dict[str, Any]:
+    """The room to the bound on the first ``draws`` held-out draws against ``family`` matched per draw
+    (:func:`eomctl.evaluation.tuned.room_to_bound`), a JSON-ready dict; a task like :func:`scenario_scorecard`."""
+    env = ChargingEnv(scenario)
+    try:
+        build, scale_range = FAMILIES[family]
+        seeds = range(HELD_OUT_SEED, HELD_OUT_SEED + draws)
+        room = room_to_bound(str(REPO_ROOT / policy_file), build, scale_range, env, seeds, objective=objective)
+        return {"scenario": scenario, "baseline_family": family, "policy_sha256": policy_sha256, **room}
+    finally:
+        env.close()
+
+
+def room_tasks(cards: Sequence[Mapping[str, Any]], draws: int) -> list[dict[str, Any]]:
+    """:func:`scenario_room` arguments: per scenario of :data:`ROOM_SCENARIOS` and objective, the BMS family with the
+    lowest held-out mean of the objective's metric in that scenario's card."""
+    tasks = []
+    for card in cards:
+        for objective in ROOM_SCENARIOS.get(card["scenario"], ()):
+            best = best_bms_baseline(card["rows"], ROOM_METRICS[objective])
+            if best is not None:
+                tasks.append({"scenario": card["scenario"], "policy_file": card["policy"], "family": best,
+                              "objective": objective, "draws": draws,
+                              "policy_sha256": card["policy_sha256"]})  # fmt: skip
+    return tasks
 
 
 def file_sha256(path: str | Path) -> str:
@@ -113,11 +131,11 @@ def summary_rows(card: Mapping[str, Any]) -> list[dict[str, Any]]:
     return list(by_family.values())
 
 
-def room_rows(card: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The rooms of one scenario as table rows (the per-draw detail stays in the JSON)."""
-    keys = ("scenario", "objective", "metric", "baseline_spec", "n", "baseline", "policy", "bound", "room_pct")
+def room_rows(rooms: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The rooms (:func:`scenario_room`'s) as table rows (the per-draw detail stays in the JSON)."""
+    keys = ("scenario", "objective", "metric", "baseline_family", "n", "baseline", "policy", "bound", "room_pct")
     return [{**{k: room[k] for k in keys}, "captured_pct": 100.0 * room["captured"],
-             "draws": len(room["per_draw"])} for room in card["rooms"]]  # fmt: skip
+             "draws": len(room["per_draw"])} for room in rooms]  # fmt: skip
 
 
 def current_map(

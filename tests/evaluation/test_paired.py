@@ -61,21 +61,24 @@ def test_tuned_comparison_pairs_held_out_draws() -> None:
 
 
 def test_room_to_bound_is_measured_on_the_same_draw() -> None:
-    """Plumbing on a cheap stand-in (a 60 -> 70 % charge at 10 C, no JIT): the bound, solved from the draw's own
-    start at the policy's charge time, is no higher than either charger, and the share captured follows from the
-    means."""
+    """Plumbing on a cheap stand-in (a 60 -> 70 % charge at 10 C, no JIT): on the draw, the baseline family is tuned
+    to the policy's own charge time, the bound is solved from the draw's start at that time and is no higher than
+    either charger, and the share captured follows from the means."""
     from eomctl.charging.env import ChargingEnv
-    from eomctl.evaluation.tuned import room_to_bound
+    from eomctl.evaluation.tuned import FAMILIES, TUNING_RTOL, room_to_bound
 
     overrides = {"simulator": {"compile": False}, "initial_soc": [0.6, 0.62], "target_soc": 0.7, "ambient_c": 10.0}
     env = ChargingEnv("ColdFastCharge", overrides=overrides)
+    family, scale_range = FAMILIES["cccv"]
     try:
-        room = room_to_bound("cccv:rate=1C,vmax=4.2,cutoff=C/20", "cccv:rate=1.2C,vmax=4.2,cutoff=C/20", env, [7],
+        room = room_to_bound("multistage:rates=2C/0.6C,switch_soc=0.65,vmax=4.2", family, scale_range, env, [7],
                              objective="entropy", max_wall_time_s=120.0)  # fmt: skip
     finally:
         env.close()
     (draw,) = room["per_draw"]
     assert draw["seed"] == 7 and draw["status"] == "optimal", draw
+    assert draw["baseline_spec"].startswith("cccv:rate=") and draw["baseline_note"].startswith("matched")
+    assert abs(draw["baseline_time_s"] / draw["policy_time_s"] - 1.0) < TUNING_RTOL
     assert room["n"] == 1 and room["metric"] == "entropy_j_per_k"
-    assert draw["bound"] <= draw["policy"] * (1 + 1e-6)
+    assert draw["bound"] <= min(draw["policy"], draw["baseline"]) * (1 + 1e-6)
     assert room["captured"] == pytest.approx((room["baseline"] - room["policy"]) / (room["baseline"] - room["bound"]))

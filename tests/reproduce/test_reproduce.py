@@ -270,7 +270,7 @@ def test_lfp_aging_reads_throughput_across_extrapolated_jumps(tmp_path: Path) ->
 
 def test_scorecard_rows_state_each_difference_in_per_cent_of_its_baseline() -> None:
     """The scorecard's table (one row per baseline) from tuned_comparison-shaped rows, no simulation."""
-    from eomctl.reproduce.scorecard import room_rows, summary_rows
+    from eomctl.reproduce.scorecard import room_rows, room_tasks, summary_rows
 
     def row(family: str, metric: str, a: float, b: float) -> dict[str, Any]:
         d = a - b
@@ -294,13 +294,15 @@ def test_scorecard_rows_state_each_difference_in_per_cent_of_its_baseline() -> N
         "plating_ah": (0.001, 0.002),
         "peak_temperature_k": (300.0, 301.0),
     }
-    card = {"scenario": "ColdFastCharge", "policy": "agents/p.zip",
-            "rows": [row(f, m, a, b) for f in ("cccv", "derated") for m, (a, b) in metrics.items()],
-            "rooms": [{"scenario": "ColdFastCharge", "objective": "irreversible", "metric": "irreversible_lli_pct",
-                       "baseline_spec": "cccv:rate=1C", "n": 2, "baseline": 0.04, "policy": 0.02, "bound": 0.0,
-                       "room_pct": 100.0, "captured": 0.5, "per_draw": [{}, {}, {}]}]}  # fmt: skip
+    rows = [row(f, m, a, b) for f in ("cccv", "derated", "ccco_oracle") for m, (a, b) in metrics.items()]
+    rows[-3] = row("ccco_oracle", "irreversible_lli_pct", 0.02, 0.001)  # the oracle loses least: never "best BMS"
+    rows[7] = row("derated", "irreversible_lli_pct", 0.02, 0.03)  # the best BMS charger for lithium
+    card = {"scenario": "ColdFastCharge", "policy": "agents/p.zip", "policy_sha256": "f00", "rows": rows}
+    rooms = [{"scenario": "ColdFastCharge", "objective": "irreversible", "metric": "irreversible_lli_pct",
+              "baseline_family": "cccv", "n": 2, "baseline": 0.04, "policy": 0.02, "bound": 0.0, "room_pct": 100.0,
+              "captured": 0.5, "per_draw": [{}, {}, {}]}]  # fmt: skip
     table = summary_rows(card)
-    assert [r["baseline"] for r in table] == ["cccv:rate=1C", "derated:rate=1C"]
+    assert [r["baseline"] for r in table] == ["cccv:rate=1C", "derated:rate=1C", "ccco_oracle:rate=1C"]
     first = table[0]
     assert first["irreversible_diff_pct"] == pytest.approx(-50.0)
     assert first["entropy_diff_pct"] == pytest.approx(100 * -0.2 / 10.2)
@@ -308,5 +310,8 @@ def test_scorecard_rows_state_each_difference_in_per_cent_of_its_baseline() -> N
         -40.0
     )
     assert first["peak_temperature_diff_k"] == pytest.approx(-1.0)  # kelvin, not a share of 301 K
-    (room,) = room_rows(card)
+    (room,) = room_rows(rooms)
+    tasks = {t["objective"]: t for t in room_tasks([card], 3)}
+    assert tasks["irreversible"]["family"] == "derated" and tasks["entropy"]["family"] == "cccv"
+    assert tasks["irreversible"]["policy_sha256"] == "f00" and tasks["irreversible"]["draws"] == 3
     assert room["captured_pct"] == pytest.approx(50.0) and room["draws"] == 3 and room["n"] == 2
