@@ -285,8 +285,10 @@ def _scorecard_numbers(
         numbers[key] = KeyNumber(room["captured_pct"], "%", (
             f"{room['n']} of {room['draws']} held-out draws with an optimal bound ({room['metric']}), all at the "
             f"policy's time: {room['baseline_family']} (matched per draw) {room['baseline']:.4g}, policy "
-            f"{room['policy']:.4g}, bound {room['bound']:.4g} (room {room['room_pct']:.1f} % of the baseline)"
-        ))  # fmt: skip
+            f"{room['policy']:.4g}, bound {room['bound']:.4g} (room {room['room_pct']:.1f} % of the baseline); per "
+            f"draw {room['captured_per_draw_pct']} %"
+        ), f"the solve came out above the policy on {room['bound_above_policy']} of {room['n']} draws: no bound there"
+           if room["bound_above_policy"] else "")  # fmt: skip
     return numbers
 
 

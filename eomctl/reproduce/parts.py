@@ -301,7 +301,7 @@ PARTS: tuple[Part, ...] = (
             " 3 episodes per chemistry vs matched CC-CV"
         ),
         inputs=(*SHIPPED_POLICIES.values(), *POLICY_FILES.values()),
-        version="3",  # the room: the baseline matched to the policy's time on each draw
+        version="4",  # the room: the baseline matched per draw; per-draw shares, bounds above the policy counted
         exclusive=True,  # runs its own pool of two scenario tasks
         checkpoints=("scorecard.ckpt.json", "room.ckpt.json"),
     ),

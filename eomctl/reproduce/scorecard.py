@@ -132,10 +132,19 @@ def summary_rows(card: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def room_rows(rooms: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The rooms (:func:`scenario_room`'s) as table rows (the per-draw detail stays in the JSON)."""
+    """The rooms (:func:`scenario_room`'s) as table rows, with per draw the share captured and how many bounds came out
+    above the policy (a local optimum of the solve: no bound on that draw); the rest stays in the JSON."""
     keys = ("scenario", "objective", "metric", "baseline_family", "n", "baseline", "policy", "bound", "room_pct")
-    return [{**{k: room[k] for k in keys}, "captured_pct": 100.0 * room["captured"],
-             "draws": len(room["per_draw"])} for room in rooms]  # fmt: skip
+    rows = []
+    for room in rooms:
+        solved = [d for d in room["per_draw"] if d["status"] == "optimal"]
+        per_draw = [100.0 * (d["baseline"] - d["policy"]) / (d["baseline"] - d["bound"]) for d in solved
+                    if d["baseline"] > d["bound"]]  # fmt: skip
+        rows.append({**{k: room[k] for k in keys}, "captured_pct": 100.0 * room["captured"],
+                     "captured_per_draw_pct": "/".join(f"{c:.0f}" for c in per_draw),
+                     "bound_above_policy": sum(d["bound"] > d["policy"] for d in solved),
+                     "draws": len(room["per_draw"])})  # fmt: skip
+    return rows
 
 
 def current_map(

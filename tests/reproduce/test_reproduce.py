@@ -300,7 +300,11 @@ def test_scorecard_rows_state_each_difference_in_per_cent_of_its_baseline() -> N
     card = {"scenario": "ColdFastCharge", "policy": "agents/p.zip", "policy_sha256": "f00", "rows": rows}
     rooms = [{"scenario": "ColdFastCharge", "objective": "irreversible", "metric": "irreversible_lli_pct",
               "baseline_family": "cccv", "n": 2, "baseline": 0.04, "policy": 0.02, "bound": 0.0, "room_pct": 100.0,
-              "captured": 0.5, "per_draw": [{}, {}, {}]}]  # fmt: skip
+              "captured": 0.5, "per_draw": [
+                  {"status": "optimal", "baseline": 0.04, "policy": 0.02, "bound": 0.0},
+                  {"status": "optimal", "baseline": 0.03, "policy": 0.01, "bound": 0.02},  # a solve above the policy
+                  {"status": "baseline not matched", "baseline": 0.03, "policy": 0.01, "bound": float("nan")},
+              ]}]  # fmt: skip
     table = summary_rows(card)
     assert [r["baseline"] for r in table] == ["cccv:rate=1C", "derated:rate=1C", "ccco_oracle:rate=1C"]
     first = table[0]
@@ -311,6 +315,7 @@ def test_scorecard_rows_state_each_difference_in_per_cent_of_its_baseline() -> N
     )
     assert first["peak_temperature_diff_k"] == pytest.approx(-1.0)  # kelvin, not a share of 301 K
     (room,) = room_rows(rooms)
+    assert room["captured_per_draw_pct"] == "50/200" and room["bound_above_policy"] == 1
     tasks = {t["objective"]: t for t in room_tasks([card], 3)}
     assert tasks["irreversible"]["family"] == "derated" and tasks["entropy"]["family"] == "cccv"
     assert tasks["irreversible"]["policy_sha256"] == "f00" and tasks["irreversible"]["draws"] == 3
