@@ -19,6 +19,7 @@ from eomctl.core.resources import REPO_ROOT
 from eomctl.evaluation.evaluate import Comparison, compare, matched_time_cccv, measure_episode
 from eomctl.evaluation.rollout import FINAL_EVAL_SEED
 from eomctl.evaluation.sweep import CSV_COLUMNS, rows_to_columns, sweep
+from eomctl.evaluation.tuned import best_bms_baseline
 from eomctl.plotting.pareto import plot_pareto
 from eomctl.plotting.traces import plot_trace_grid
 from eomctl.policies.baselines import CCCV, Rate
@@ -236,11 +237,10 @@ def policy_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
     files.append(write_json(out_dir / "room.json", found))
     rooms = room_rows(found)
     numbers = _scorecard_numbers(scorecard, rooms, quick)
-    cold = next((card for card in cards if card["scenario"] == "ColdFastCharge"), None)
-    if cold is not None:
-        derated = [r for r in cold["rows"] if r["family"].startswith("derated") and r["metric"] == "charge_time_s"]
-        best = min(derated, key=lambda r: next(x["baseline_mean"] for x in cold["rows"] if x["family"] == r["family"]
-                                               and x["metric"] == "irreversible_lli_pct"))  # fmt: skip
+    cold: dict[str, Any] = next((c for c in cards if c["scenario"] == "ColdFastCharge"), {"rows": []})
+    family = best_bms_baseline([r for r in cold["rows"] if r["family"].startswith("derated")])
+    if family is not None:  # the derated charger with the lowest held-out loss, beside the policy
+        best = next(r for r in cold["rows"] if r["family"] == family)
         table = parse_policy(best["spec"]).table  # type: ignore[attr-defined]
         files.append(current_map("ColdFastCharge", cold["policy"], best["spec"], table, best["scale"],
                                  2 if quick else MAP_DRAWS, out_dir / "current_map_ColdFastCharge.png"))  # fmt: skip

@@ -19,6 +19,7 @@ from eomctl.charging.env import ChargingEnv
 from eomctl.core.resources import REPO_ROOT
 from eomctl.evaluation.evaluate import measure_episode
 from eomctl.evaluation.tuned import (
+    BMS_FAMILIES,
     FAMILIES,
     HELD_OUT_SEED,
     ROOM_METRICS,
@@ -34,14 +35,13 @@ SHIPPED_POLICIES: dict[str, str] = {
     name: f"agents/ppo_{name}-v0.zip"
     for name in ("FastCharge", "ColdCharge", "Deadline", "AgedCell", "LFPFastCharge", "ColdFastCharge")
 }
-#: The chargers each policy is compared with: in the cold, the JEITA-derated ones a real charger runs; at 25 C a
-#: JEITA table is full current, i.e. the same charger as CC-CV.
-#: On ColdFastCharge also CC-CO on the model's anode potential: an oracle reference (no charger measures it), never
-#: the "best BMS baseline".
-COLD_FAMILIES = ("cccv", "derated", "derated_soc", "derated_multistage")
+#: The chargers each policy is compared with (CC-CV where not listed): in the cold, every charger a BMS can run,
+#: JEITA-derated ones included (at 25 C a JEITA table is full current, the same charger as CC-CV); on ColdFastCharge
+#: also CC-CO on the model's anode potential, an oracle reference (no charger measures it), never the "best BMS
+#: baseline".
 SCENARIO_FAMILIES: dict[str, tuple[str, ...]] = {
-    "ColdCharge": COLD_FAMILIES,
-    "ColdFastCharge": (*COLD_FAMILIES, "ccco_oracle"),
+    "ColdCharge": BMS_FAMILIES,
+    "ColdFastCharge": (*BMS_FAMILIES, "ccco_oracle"),
 }
 #: Where the room to the bound is measured, and in which objectives (the bound solves are minutes each).
 ROOM_SCENARIOS: dict[str, tuple[str, ...]] = {"ColdFastCharge": ("irreversible", "entropy")}
