@@ -51,7 +51,7 @@ from eomctl.reproduce.part import (
     PartResult,
 )
 from eomctl.reproduce.plating import plating_part
-from eomctl.reproduce.policy_life import AMBIENTS_C, COLD_POLICY, policy_life_part
+from eomctl.reproduce.policy_life import AMBIENTS_C, COLD_BASELINES, COLD_POLICY, policy_life_part
 from eomctl.reproduce.scorecard import SHIPPED_POLICIES
 
 
@@ -307,15 +307,16 @@ PARTS: tuple[Part, ...] = (
     ),
     Part(
         "policy_life",
-        "Cycle life under the cold policy and CC-CV at the same repeated charge time, 0 C and 10 C",
+        "Cycle life under the cold policy, CC-CV and the JEITA charger at the same repeated charge time, 0 C and 10 C",
         policy_life_part,
-        quick_budget="ColdFastCharge policy and matched CC-CV at 0 C and 10 C, 30 cycles (no end of life)",
-        full_budget="the policy and matched CC-CV at 0 C and 10 C to 80 % SOH (cap 12000), unaccelerated, fast mode",
+        quick_budget="ColdFastCharge policy, matched CC-CV and JEITA at 0 C and 10 C, 30 cycles (no end of life)",
+        full_budget="the policy, matched CC-CV and JEITA at 0 C and 10 C to 80 % SOH (cap 12000), unaccelerated, fast",
         inputs=(COLD_POLICY, "envs/ColdFastCharge.yaml"),
+        version="2",  # the JEITA charger beside CC-CV
         exclusive=True,  # runs its own pool of two lifetimes
         checkpoints=(
             "policy_life.ckpt.json",
-            *(f"life_{role}_{a:g}C.ckpt.json" for a in AMBIENTS_C for role in ("policy", "baseline")),
+            *(f"life_{role}_{a:g}C.ckpt.json" for a in AMBIENTS_C for role in ("policy", *COLD_BASELINES)),
         ),
     ),
     Part(
