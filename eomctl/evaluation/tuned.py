@@ -164,7 +164,7 @@ def room_to_bound(
         b = matched.episodes[0]
         row.update(baseline=getattr(b, metric), baseline_spec=matched.policy, baseline_time_s=b.charge_time_s,
                    baseline_note=matched.note)  # fmt: skip
-        if not matched.note.startswith("matched"):
+        if abs(b.charge_time_s / p.charge_time_s - 1.0) >= TUNING_RTOL:  # out of the family's reach on this draw
             per_draw.append({**row, "bound": math.nan, "status": "baseline not matched"})
             continue
         built.reset(seed=seed)  # the draw's start, as measure_episode drew it

@@ -533,6 +533,17 @@ def run_lifetime(
     )
 
 
+def run_lifetime_resumable(config: LifetimeConfig, checkpoint: Path, simulator: CellSimulator | None = None
+                           ) -> LifetimeResult:  # fmt: skip
+    """:func:`run_lifetime` resumed from ``checkpoint`` when it exists; a checkpoint left by another experiment (the
+    resume refuses it with :class:`ConfigError`, e.g. an older budget) is deleted and the run starts afresh."""
+    try:
+        return run_lifetime(config, simulator=simulator, checkpoint=checkpoint, resume=True)
+    except ConfigError:
+        checkpoint.unlink(missing_ok=True)
+        return run_lifetime(config, simulator=simulator, checkpoint=checkpoint)
+
+
 def _rpt_due(run: LifetimeRun) -> bool:
     """An RPT at cycle 0, every ``rpt_every`` cycles and at the cycle cap (never twice in a row; none if rpt=False)."""
     cfg = run.config

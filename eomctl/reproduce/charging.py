@@ -236,7 +236,7 @@ def policy_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
                                        max_workers=2, checkpoint=out_dir / "room.ckpt.json")  # fmt: skip
     files.append(write_json(out_dir / "room.json", found))
     rooms = room_rows(found)
-    numbers = _scorecard_numbers(scorecard, rooms, quick)
+    numbers = _scorecard_numbers(cards, scorecard, rooms, quick)
     cold: dict[str, Any] = next((c for c in cards if c["scenario"] == "ColdFastCharge"), {"rows": []})
     family = best_bms_baseline([r for r in cold["rows"] if r["family"].startswith("derated")])
     if family is not None:  # the derated charger with the lowest held-out loss, beside the policy
@@ -253,7 +253,7 @@ def policy_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
 
 
 def _scorecard_numbers(
-    scorecard: list[dict[str, Any]], rooms: list[dict[str, Any]], quick: bool
+    cards: list[dict[str, Any]], scorecard: list[dict[str, Any]], rooms: list[dict[str, Any]], quick: bool
 ) -> dict[str, KeyNumber]:
     """Per scenario, entropy against the tuned CC-CV; for ColdFastCharge, the irreversible loss against the best BMS
     charger and the room captured."""
@@ -267,9 +267,12 @@ def _scorecard_numbers(
                 f"{row['entropy_low_pct']:+.2f} to {row['entropy_high_pct']:+.2f} %); charge time "
                 f"{row['policy_time_s']:.0f} vs {row['baseline_time_s']:.0f} s; positive: less entropy"))  # fmt: skip
     scenario = "ColdFastCharge"  # the headline: lithium lost for good against the best charger a BMS can run
-    bms = [r for r in scorecard if r["scenario"] == scenario and r["baseline"].split(":")[0] in ("cccv", "derated")]
+    cold: dict[str, Any] = next((c for c in cards if c["scenario"] == scenario), {"rows": []})
+    family = best_bms_baseline(cold["rows"])
+    spec = next((r["spec"] for r in cold["rows"] if r["family"] == family), None)
+    bms = [r for r in scorecard if r["scenario"] == scenario and r["baseline"] == spec]
     if bms:
-        best = min(bms, key=lambda r: r["baseline_irreversible_pct"])
+        best = bms[0]
         numbers[f"irreversible_reduction_vs_best_bms_pct_{scenario}"] = KeyNumber(-best["irreversible_diff_pct"], "%", (
             f"{best['n']} held-out draws: policy {best['policy_irreversible_pct']:.4f} %, best BMS charger "
             f"{best['baseline']} {best['baseline_irreversible_pct']:.4f} % (95 % CI of the difference "

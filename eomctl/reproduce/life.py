@@ -13,11 +13,10 @@ from typing import Any
 
 from eomctl.analytics.datafetch import SOURCES, default_cache_dir, fetch
 from eomctl.analytics.prognostics import prognose
-from eomctl.core.errors import ConfigError
 from eomctl.core.io import write_json
 from eomctl.core.resources import REPO_ROOT
 from eomctl.lifetime.compare import first_charge_time, matched_rate, summary
-from eomctl.lifetime.engine import LifetimeConfig, build_simulator, run_lifetime
+from eomctl.lifetime.engine import LifetimeConfig, build_simulator, run_lifetime_resumable
 from eomctl.plotting.analytics import plot_prognostics
 from eomctl.plotting.lifetime import plot_lifetime
 from eomctl.policies.baselines import CCCV, Rate
@@ -151,13 +150,7 @@ def lifetime_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
     sim = build_simulator(base)
 
     def run(policy: str, stem: str) -> Any:
-        """A lifetime that resumes from its checkpoint; one left by another experiment (an older budget) is redone."""
-        config, checkpoint = dataclasses.replace(base, policy=policy), out_dir / f"{stem}.ckpt.json"
-        try:
-            return run_lifetime(config, simulator=sim, checkpoint=checkpoint, resume=True)
-        except ConfigError:
-            checkpoint.unlink(missing_ok=True)
-            return run_lifetime(config, simulator=sim, checkpoint=checkpoint)
+        return run_lifetime_resumable(dataclasses.replace(base, policy=policy), out_dir / f"{stem}.ckpt.json", sim)
 
     runs: dict[str, Any] = {"PPO (shipped)": run(str(REPO_ROOT / LIFE_POLICY), "ppo")}
     rate_c, _ = matched_rate(base, first_charge_time(runs["PPO (shipped)"]), simulator=sim, template=CCCV())

@@ -12,11 +12,10 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from eomctl.core.errors import ConfigError
 from eomctl.core.executor import run_tasks
 from eomctl.core.resources import REPO_ROOT
 from eomctl.lifetime.compare import STEADY_CYCLES, matched_rate, steady_charge_time, summary, with_rate
-from eomctl.lifetime.engine import LifetimeConfig, LifetimeResult, build_simulator, run_lifetime
+from eomctl.lifetime.engine import LifetimeConfig, build_simulator, run_lifetime_resumable
 from eomctl.plotting.lifetime import plot_lifetime
 from eomctl.policies.specs import parse_policy, policy_spec
 from eomctl.reproduce.part import KeyNumber, PartResult, flat_text
@@ -63,20 +62,11 @@ def policy_life_task(ambient_c: float, role: str, quick: bool, out_dir: str) -> 
         spec = policy_spec(with_rate(template, round(rate_c, 4)))
         steady_s = steady_charge_time(base, spec, sim)
     stem = f"life_{role}_{ambient_c:g}C"
-    result = _resumable(dataclasses.replace(base, policy=spec), sim, Path(out_dir) / f"{stem}.ckpt.json")
+    result = run_lifetime_resumable(dataclasses.replace(base, policy=spec), Path(out_dir) / f"{stem}.ckpt.json", sim)
     path = result.write_csv(Path(out_dir) / f"{stem}.csv")
     row = dataclasses.asdict(summary(result))
     return {"ambient_c": ambient_c, "role": role, **row, "spec": COLD_POLICY if role == "policy" else spec,
             "steady_charge_time_s": steady_s, "policy_steady_charge_time_s": target_s, "csv": path.name}  # fmt: skip
-
-
-def _resumable(config: LifetimeConfig, sim: Any, checkpoint: Path) -> LifetimeResult:
-    """A lifetime that resumes from its checkpoint; one left by another experiment (an older budget) is redone."""
-    try:
-        return run_lifetime(config, simulator=sim, checkpoint=checkpoint, resume=True)
-    except ConfigError:
-        checkpoint.unlink(missing_ok=True)
-        return run_lifetime(config, simulator=sim, checkpoint=checkpoint)
 
 
 def policy_life_part(out_dir: Path, quick: bool, executor: str) -> PartResult:

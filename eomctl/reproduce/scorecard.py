@@ -104,6 +104,14 @@ def file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+#: Scorecard columns per metric: the two means, and the prefix of the difference and its interval in % of the
+#: baseline (the peak temperature's in kelvin, not as a share of 300 K; plating only in the JSON).
+MEAN_COLUMNS = {"charge_time_s": ("policy_time_s", "baseline_time_s"),
+                "entropy_j_per_k": ("policy_entropy_j_per_k", "baseline_entropy_j_per_k"),
+                "irreversible_lli_pct": ("policy_irreversible_pct", "baseline_irreversible_pct")}  # fmt: skip
+PERCENT_PREFIX = {"charge_time_s": "time", "entropy_j_per_k": "entropy", "irreversible_lli_pct": "irreversible"}
+
+
 def summary_rows(card: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One row per baseline family: charge times, and entropy and irreversible loss as paired differences in %."""
     by_family: dict[str, dict[str, Any]] = {}
@@ -112,22 +120,16 @@ def summary_rows(card: Mapping[str, Any]) -> list[dict[str, Any]]:
             "scenario": card["scenario"], "policy": card["policy"], "baseline": r["spec"], "n": r["n"],
             "tuning_note": r["tuning_note"],
         })  # fmt: skip
-        b = r["baseline_mean"]
-        scale = 100.0 / b if b else float("nan")
-        prefix = {"charge_time_s": "time", "entropy_j_per_k": "entropy", "irreversible_lli_pct": "irreversible",
-                  "plating_ah": "plating", "peak_temperature_k": "peak_temperature"}[r["metric"]]  # fmt: skip
-        if r["metric"] == "charge_time_s":
-            row.update(policy_time_s=r["policy_mean"], baseline_time_s=b)
-        elif r["metric"] == "irreversible_lli_pct":
-            row.update(policy_irreversible_pct=r["policy_mean"], baseline_irreversible_pct=b)
-        elif r["metric"] == "entropy_j_per_k":
-            row.update(policy_entropy_j_per_k=r["policy_mean"], baseline_entropy_j_per_k=b)
-        if r["metric"] == "peak_temperature_k":  # a difference in kelvin, not a share of 300 K
-            row.update(peak_temperature_diff_k=r["difference"], peak_temperature_low_k=r["low"],
-                       peak_temperature_high_k=r["high"])  # fmt: skip
-        elif r["metric"] != "plating_ah":
+        metric, b = r["metric"], r["baseline_mean"]
+        if metric in MEAN_COLUMNS:
+            row.update(zip(MEAN_COLUMNS[metric], (r["policy_mean"], b), strict=True))
+        if metric in PERCENT_PREFIX:
+            scale, prefix = (100.0 / b if b else float("nan")), PERCENT_PREFIX[metric]
             row.update({f"{prefix}_diff_pct": r["difference"] * scale, f"{prefix}_low_pct": r["low"] * scale,
                         f"{prefix}_high_pct": r["high"] * scale})  # fmt: skip
+        elif metric == "peak_temperature_k":
+            row.update(peak_temperature_diff_k=r["difference"], peak_temperature_low_k=r["low"],
+                       peak_temperature_high_k=r["high"])  # fmt: skip
     return list(by_family.values())
 
 
