@@ -288,6 +288,12 @@ CASES: tuple[Case, ...] = (
         "--held-out >= 2",
     ),
     Case(
+        "More bound draws than held-out draws in compare",
+        ("compare", "--policy", "cccv:rate=1C", "--held-out", "2", "--bound-draws", "3", "--out", "{tmp}/c.json"),
+        2,
+        "--bound-draws must be within 0..--held-out (2); got 3",
+    ),
+    Case(
         "Unknown env id in compare",
         ("compare", "--policy", "cccv:rate=1C", "--env", "eomctl/Nope-v0", "--out", "{tmp}/c.json"),
         2,
