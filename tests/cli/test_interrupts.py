@@ -32,7 +32,8 @@ def _as_from_a_terminal() -> None:
     A blocked or ignored signal is inherited across fork and exec, and a test worker is not a shell. With the whole
     suite on two workers the commands started here sometimes never saw the Ctrl-C (a 120 s timeout, or a run that
     finished with exit 0) while these tests passed on their own: a SIGINT left blocked or ignored in the worker by
-    something earlier is the one cause we know that fits, so the child starts from a terminal's signal state.
+    something earlier is one cause that fits (a run too short for the loaded machine is the other: see TRAIN_STEPS),
+    so the child starts from a terminal's signal state.
     """
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -99,7 +100,10 @@ def test_simulate_stops_with_130_between_steps_and_leaves_nothing(tmp_path: Path
     assert not (tmp_path / "run.csv").exists() and _leftovers(tmp_path) == []
 
 
-TRAIN = ["train", "--algo", "ppo", "--timesteps", "1024", "--seed", "3", "--n-envs", "1", "--no-compile",
+# 4096 steps: at ~600 steps/s the run lasts ~6 s after its 128-step checkpoint, a window a loaded CI machine cannot
+# miss (with 1024 steps it lasted 1.4 s, and CI once saw the run finish, exit 0, before the SIGINT was sent).
+TRAIN_STEPS = 4096
+TRAIN = ["train", "--algo", "ppo", "--timesteps", str(TRAIN_STEPS), "--seed", "3", "--n-envs", "1", "--no-compile",
          "--checkpoint-freq", "64", "--eval-freq", "100000", "--final-eval-episodes", "0", "--no-progress-bar",
          "--hyperparams", "n_steps=32", "batch_size=32", "n_epochs=2", "policy_kwargs={net_arch: [8]}",
          "--env-overrides", "simulator.model=SPM", "simulator.thermal=isothermal",
@@ -121,7 +125,7 @@ def test_train_stops_with_130_and_resumes_to_the_uninterrupted_weights(tmp_path:
     _run(["train", "--resume", "run"], tmp_path)
     _run([*TRAIN, "--out", "whole"], tmp_path)
     resumed, whole = (PPO.load(tmp_path / name / "model.zip", device="cpu") for name in ("run", "whole"))
-    assert resumed.num_timesteps == whole.num_timesteps == 1024
+    assert resumed.num_timesteps == whole.num_timesteps == TRAIN_STEPS
     for (key, a), b in zip(resumed.policy.state_dict().items(), whole.policy.state_dict().values(), strict=True):
         assert torch.equal(a, b), key  # bit for bit
 
