@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from eomctl.charging.scenarios import load_scenario
 from eomctl.core.errors import ConfigError
 from eomctl.core.io import write_json
 from eomctl.evaluation.tuned import (
@@ -13,6 +14,7 @@ from eomctl.evaluation.tuned import (
     ROOM_METRICS,
     TRAIN_SEED,
     best_bms_baseline,
+    per_draw_comparison,
     room_to_bound,
     tuned_comparison,
 )
@@ -41,6 +43,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         choices=("irreversible", "entropy"),
         help="what the bound minimises (and the room is measured in)",
     )
+    p.add_argument("--oracle-per-draw", choices=("policy", "deadline"), default=None,
+                   help="also compare with CC-CV whose rate is matched on each held-out draw to the policy's charge "
+                        "time there ('policy') or to the draw's deadline ('deadline', a deadline scenario): an "
+                        "oracle reference, since the rate is chosen knowing the draw")  # fmt: skip
     p.add_argument("--out", default=None, help="JSON file to write the rows to")
     p.set_defaults(func=run)
     return p
@@ -53,8 +59,14 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.bound_draws <= args.held_out:
         raise ConfigError(f"--bound-draws must be within 0..--held-out ({args.held_out}); got {args.bound_draws}")
     policy = parse_policy(args.policy)  # before the first (long) evaluation
+    if args.oracle_per_draw == "deadline" and load_scenario(args.env).deadline_s is None:
+        raise ConfigError(f"--oracle-per-draw deadline needs a scenario with deadlines; {args.env} has none")
     families = {name: FAMILIES[name] for name in args.baselines}
     rows = tuned_comparison(policy, families, args.env, args.train_episodes, args.held_out)
+    if args.oracle_per_draw:
+        name = "cccv_per_draw_oracle" if args.oracle_per_draw == "policy" else "cccv_at_deadline_oracle"
+        seeds = range(HELD_OUT_SEED, HELD_OUT_SEED + args.held_out)
+        rows += per_draw_comparison(policy, *FAMILIES["cccv"], args.env, seeds, name, target=args.oracle_per_draw)
     for r in rows:
         label = f"{r['family']} ({r['spec']})" if r["metric"] == "charge_time_s" else r["family"]
         print(f"{label}: {r['metric']} policy {r['policy_mean']:.6g} vs {r['baseline_mean']:.6g}, difference "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -18,29 +19,37 @@ import gymnasium
 import numpy as np
 
 from eomctl.core.errors import ConfigError
-from eomctl.evaluation.evaluate import as_env, cv_voltage_v, evaluate_policy, matched_time, measure_episode
+from eomctl.evaluation.evaluate import (
+    PolicyEvaluation,
+    as_env,
+    cv_voltage_v,
+    evaluate_policy,
+    matched_time,
+    measure_episode,
+)
 from eomctl.evaluation.optimal import optimal_charge
 from eomctl.evaluation.paired import PairedDifference, paired_difference
 from eomctl.policies.baselines import CCCO, CCCV, Derated, Rate
 from eomctl.policies.protocol import Policy
 from eomctl.policies.specs import parse_policy
 
-#: Baseline families a policy is compared with: name -> (``(scale, v_max_v) -> charger``, the scale's range [C]). Each
-#: has one free scale, its nominal rate, tuned to the policy's charge time; ``v_max_v`` is the env's CV voltage (the
-#: cell's cut-off unless the scenario sets one). "ccco" needs the anode potential, which no charger measures: an oracle
+#: Baseline families a policy is compared with: name -> (``(scale, v_max_v) -> charger``, the scale's range [C], its
+#: upper end capped at the scenario's ``c_rate_max`` by :func:`scale_reach`). Each has one free scale, its nominal
+#: rate, tuned to the policy's charge time; ``v_max_v`` is the env's CV voltage (the cell's cut-off unless the
+#: scenario sets one). "ccco" needs the anode potential, which no charger measures: an oracle
 #: reference, labelled so wherever it is shown.
 Family = Callable[[float, float], Policy]
 FAMILIES: dict[str, tuple[Family, tuple[float, float]]] = {
-    "cccv": (lambda x, v: CCCV(rate=Rate(x), vmax=v, cutoff=Rate(0.05)), (0.1, 3.0)),
-    "derated": (lambda x, v: Derated(rates=(Rate(x),), table="jeita", vmax=v), (0.1, 3.0)),
-    "derated_soc": (lambda x, v: Derated(rates=(Rate(x),), table="jeita_soc", vmax=v), (0.1, 3.0)),
+    "cccv": (lambda x, v: CCCV(rate=Rate(x), vmax=v, cutoff=Rate(0.05)), (0.1, math.inf)),
+    "derated": (lambda x, v: Derated(rates=(Rate(x),), table="jeita", vmax=v), (0.1, math.inf)),
+    "derated_soc": (lambda x, v: Derated(rates=(Rate(x),), table="jeita_soc", vmax=v), (0.1, math.inf)),
     "derated_multistage": (
         lambda x, v: Derated(
             rates=(Rate(x), Rate(x * 2 / 3), Rate(x / 3)), switch_soc=(0.3, 0.5), table="jeita", vmax=v
         ),
-        (0.1, 3.0),
+        (0.1, math.inf),
     ),
-    "ccco_oracle": (lambda x, v: CCCO(rate=Rate(x), margin=0.0), (0.1, 3.0)),
+    "ccco_oracle": (lambda x, v: CCCO(rate=Rate(x), margin=0.0), (0.1, math.inf)),
 }
 #: Families a real charger can run (everything but the oracle): the "best BMS baseline" is the best of these.
 BMS_FAMILIES = ("cccv", "derated", "derated_soc", "derated_multistage")
@@ -91,7 +100,8 @@ def tuned_comparison(
     rows: list[dict[str, Any]] = []
     for name, (family, scale_range) in families.items():
         scale, tuned = matched_time(functools.partial(_at_voltage, family, vmax_v), target_s, built, TRAIN_SEED,
-                                    episodes=train_episodes, scale_range=scale_range, rtol=TUNING_RTOL)  # fmt: skip
+                                    episodes=train_episodes, scale_range=scale_reach(scale_range, built),
+                                    rtol=TUNING_RTOL)  # fmt: skip
         baseline = evaluate_policy(family(scale, vmax_v), built, held_out_episodes, HELD_OUT_SEED)
         for metric in METRICS:
             a = np.array([getattr(e, metric) for e in held.episodes], dtype=float)
@@ -105,6 +115,14 @@ def tuned_comparison(
                 "relative_pct": diff.relative_pct, "dropped": int(np.sum(~kept)),
             })  # fmt: skip
     return rows
+
+
+def scale_reach(scale_range: tuple[float, float], env: gymnasium.Env[Any, Any]) -> tuple[float, float]:
+    """A family's scale range with its upper end at most the scenario's ``c_rate_max`` (a larger rate asks for
+    current the env clips). The ranges in :data:`FAMILIES` reach to it: with a fixed 3C the LFP scenario's CC-CV
+    (``c_rate_max`` 4C) could not be tuned to its policy's charge time."""
+    lo_c, hi_c = scale_range
+    return lo_c, min(hi_c, float(env.unwrapped.scenario.c_rate_max))  # type: ignore[attr-defined]
 
 
 def _at_voltage(family: Family, vmax_v: float, scale: float) -> Policy:
@@ -124,6 +142,119 @@ def best_bms_baseline(rows: Sequence[Mapping[str, Any]], metric: str = "irrevers
     (:func:`tuned_comparison`'s), or None when none was compared."""
     candidates = [r for r in rows if r["metric"] == metric and r["family"] in BMS_FAMILIES]
     return min(candidates, key=lambda r: r["baseline_mean"])["family"] if candidates else None
+
+
+def matched_on_draw(
+    family: Family, scale_range: tuple[float, float], env: gymnasium.Env[Any, Any], seed: int, target_s: float
+) -> tuple[float, PolicyEvaluation, bool]:
+    """The family's scale whose charge of the draw ``seed`` takes ``target_s`` (to :data:`TUNING_RTOL`), its episode,
+    and whether it got there (False: the target is out of the family's reach on that draw, the nearest returned).
+
+    An oracle tuning: a charger cannot know the draw (its ambient, aging, start) before it charges.
+    """
+    scale, matched = matched_time(functools.partial(_at_voltage, family, cv_voltage_v(env)), target_s, env, seed,
+                                  episodes=1, scale_range=scale_reach(scale_range, env),
+                                  rtol=TUNING_RTOL)  # fmt: skip
+    return scale, matched, abs(matched.episodes[0].charge_time_s / target_s - 1.0) < TUNING_RTOL
+
+
+def per_draw_comparison(
+    policy: Policy | str,
+    family: Family,
+    scale_range: tuple[float, float],
+    env: str | gymnasium.Env[Any, Any],
+    seeds: Sequence[int],
+    name: str,
+    overrides: dict[str, Any] | None = None,
+    target: str = "policy",
+) -> list[dict[str, Any]]:
+    """The policy against a baseline family matched on *each* draw (:func:`matched_on_draw`, an oracle reference: the
+    rate is chosen knowing the draw), as paired differences over the draws it could match.
+
+    ``target`` is the time matched: "policy", the policy's charge time on the draw (equal charge time); or
+    "deadline", the draw's deadline (a deadline scenario: the charger that just meets it, the comparison the user's
+    deadline calls for, whatever time the policy takes).
+
+    Returns rows in :func:`tuned_comparison`'s form, family ``name``; ``scale`` is the median matched rate and
+    ``dropped`` counts the draws left out (the policy did not finish, the family could not reach its time, or a
+    value was not finite).
+    """
+    if target not in ("policy", "deadline"):
+        raise ConfigError(f"per-draw target must be 'policy' or 'deadline'; got {target!r}")
+    built = as_env(env, overrides)
+    mine = parse_policy(policy) if isinstance(policy, str) else policy
+    pairs, scales, late = [], [], 0
+    for seed in seeds:
+        p = measure_episode(mine, built, seed)[0]
+        if not p.reached_target:
+            continue
+        target_s = p.charge_time_s
+        if target == "deadline":
+            target_s = built.reset(seed=seed)[1]["deadline_s"]
+            if target_s is None:
+                raise ConfigError("per-draw target 'deadline' needs a scenario with deadline_s")
+            late += p.charge_time_s > target_s
+        scale, matched, on_time = matched_on_draw(family, scale_range, built, seed, target_s)
+        if on_time:
+            pairs.append((p, matched.episodes[0]))
+            scales.append(scale)
+    spec = f"{name}: rate matched to the {'policy' if target == 'policy' else 'deadline'} on each draw"
+    note = (f"matched within {100 * TUNING_RTOL:.1f} % on {len(pairs)} of {len(seeds)} draws, "
+            f"{min(scales):.3g}-{max(scales):.3g}C" if scales else "matched on no draw")  # fmt: skip
+    if target == "deadline":
+        note += f"; the policy finished after the deadline on {late} draw(s)"
+    rows: list[dict[str, Any]] = []
+    for metric in METRICS:
+        a = np.array([getattr(p, metric) for p, _ in pairs], dtype=float)
+        b = np.array([getattr(q, metric) for _, q in pairs], dtype=float)
+        kept = np.isfinite(a) & np.isfinite(b)
+        if kept.sum() < 2:
+            continue
+        diff = paired_difference(metric, a[kept], b[kept])
+        rows.append({
+            "family": name, "spec": spec, "scale": float(np.median(scales)), "tuning_note": note,
+            "policy_train_time_s": math.nan, "metric": metric, "n": diff.n, "policy_mean": diff.mean_a,
+            "baseline_mean": diff.mean_b, "difference": diff.difference, "low": diff.low, "high": diff.high,
+            "relative_pct": diff.relative_pct, "dropped": len(seeds) - int(kept.sum()),
+        })  # fmt: skip
+    return rows
+
+
+def mpc_on_draw(
+    policy: Policy | str,
+    env: str | gymnasium.Env[Any, Any],
+    seed: int,
+    state: str,
+    objective: str = "irreversible",
+    overrides: dict[str, Any] | None = None,
+    horizon_s: float = 600.0,
+    replan_s: float = 120.0,
+) -> dict[str, Any]:
+    """The model-predictive charger (:class:`~eomctl.policies.mpc.MPC`, ``state`` "oracle" or "ekf") on one draw at
+    the policy's charge time there: its ``rate`` is the CC-CV rate whose charge of the draw takes as long as the
+    policy's (an oracle choice of time, like :func:`matched_on_draw`), and it spends that time minimising the
+    ``objective``. A reference, never a baseline: the oracle reads the simulator's state, and both know the draw's
+    charge time. Returns both episodes' times and metrics and a ``status``.
+    """
+    built = as_env(env, overrides)
+    p = measure_episode(parse_policy(policy) if isinstance(policy, str) else policy, built, seed)[0]
+    row: dict[str, Any] = {"seed": seed, "state": state, "objective": objective,
+                           "policy_time_s": p.charge_time_s}  # fmt: skip
+    row.update({f"policy_{m}": getattr(p, m) for m in METRICS if m != "charge_time_s"})
+    if not p.reached_target:
+        return {**row, "status": "policy did not finish"}
+    rate_c, cccv, on_time = matched_on_draw(FAMILIES["cccv"][0], FAMILIES["cccv"][1], built, seed, p.charge_time_s)
+    row.update(cccv_rate_c=rate_c, cccv_time_s=cccv.episodes[0].charge_time_s)
+    if not on_time:
+        return {**row, "status": "no CC-CV of the policy's time on this draw"}
+    spec = (f"mpc:rate={rate_c:.6g}C,horizon_s={horizon_s:g},replan_s={replan_s:g},objective={objective},"
+            f"state={state}")  # fmt: skip
+    tic = time.perf_counter()
+    m = measure_episode(parse_policy(spec), built, seed)[0]
+    row.update(spec=spec, mpc_time_s=m.charge_time_s, wall_s=time.perf_counter() - tic,
+               status="finished" if m.reached_target else f"did not finish ({m.stopped_by})")  # fmt: skip
+    row.update({f"mpc_{metric}": getattr(m, metric) for metric in METRICS if metric != "charge_time_s"})
+    return row
 
 
 def room_to_bound(
@@ -150,7 +281,6 @@ def room_to_bound(
     metric = ROOM_METRICS[objective]
     built = as_env(env, overrides)
     base: Any = built.unwrapped
-    vmax_v = cv_voltage_v(built)
     mine = parse_policy(policy) if isinstance(policy, str) else policy
     per_draw: list[dict[str, Any]] = []
     for seed in seeds:
@@ -159,12 +289,11 @@ def room_to_bound(
         if not p.reached_target:
             per_draw.append({**row, "baseline": math.nan, "bound": math.nan, "status": "policy did not finish"})
             continue
-        _, matched = matched_time(functools.partial(_at_voltage, family, vmax_v), p.charge_time_s, built, seed,
-                                  episodes=1, scale_range=scale_range, rtol=TUNING_RTOL)  # fmt: skip
+        _, matched, on_time = matched_on_draw(family, scale_range, built, seed, p.charge_time_s)
         b = matched.episodes[0]
         row.update(baseline=getattr(b, metric), baseline_spec=matched.policy, baseline_time_s=b.charge_time_s,
                    baseline_note=matched.note)  # fmt: skip
-        if abs(b.charge_time_s / p.charge_time_s - 1.0) >= TUNING_RTOL:  # out of the family's reach on this draw
+        if not on_time:  # out of the family's reach on this draw
             per_draw.append({**row, "bound": math.nan, "status": "baseline not matched"})
             continue
         built.reset(seed=seed)  # the draw's start, as measure_episode drew it

@@ -294,6 +294,12 @@ CASES: tuple[Case, ...] = (
         "--bound-draws must be within 0..--held-out (2); got 3",
     ),
     Case(
+        "Deadline oracle on a scenario without deadlines",
+        ("compare", "--policy", "cccv:rate=1C", "--oracle-per-draw", "deadline", "--out", "{tmp}/c.json"),
+        2,
+        "--oracle-per-draw deadline needs a scenario with deadlines; eomctl/ColdFastCharge-v0 has none",
+    ),
+    Case(
         "Unknown env id in compare",
         ("compare", "--policy", "cccv:rate=1C", "--env", "eomctl/Nope-v0", "--out", "{tmp}/c.json"),
         2,

@@ -82,3 +82,93 @@ def test_room_to_bound_is_measured_on_the_same_draw() -> None:
     assert room["n"] == 1 and room["metric"] == "entropy_j_per_k"
     assert draw["bound"] <= min(draw["policy"], draw["baseline"]) * (1 + 1e-6)
     assert room["captured"] == pytest.approx((room["baseline"] - room["policy"]) / (room["baseline"] - room["bound"]))
+
+
+def test_scale_ranges_reach_the_scenarios_maximum_rate() -> None:
+    """A family's range ends at the scenario's c_rate_max: the LFP scenario's (4C) CC-CV could not be tuned past 3C."""
+    import math
+
+    from eomctl.charging.env import ChargingEnv
+    from eomctl.evaluation.tuned import FAMILIES, scale_reach
+
+    for scenario, top_c in (("LFPFastCharge", 4.0), ("FastCharge", 3.0)):
+        env = ChargingEnv(scenario, overrides={"simulator": {"compile": False}})
+        try:
+            assert scale_reach(FAMILIES["cccv"][1], env) == (0.1, top_c)
+            assert scale_reach((0.2, 1.5), env) == (0.2, 1.5)  # a narrower range is kept
+        finally:
+            env.close()
+    assert all(hi == math.inf for _, (_, hi) in FAMILIES.values())
+
+
+def test_per_draw_comparison_matches_the_policy_on_every_draw() -> None:
+    """Plumbing on a cheap stand-in (a 60 -> 70 % charge on ColdFastCharge's draws, no JIT): the CC-CV rate is found
+    per draw, so on each draw its charge takes the policy's time to the tuning tolerance; the rows pair the draws."""
+    from eomctl.charging.env import ChargingEnv
+    from eomctl.evaluation.tuned import FAMILIES, METRICS, TUNING_RTOL, per_draw_comparison
+
+    overrides = {"simulator": {"compile": False}, "initial_soc": [0.6, 0.62], "target_soc": 0.7}
+    env = ChargingEnv("ColdFastCharge", overrides=overrides)
+    try:
+        rows = per_draw_comparison("multistage:rates=2C/0.6C,switch_soc=0.65,vmax=4.2", *FAMILIES["cccv"], env,
+                                   [3, 4, 5], "cccv_per_draw_oracle")  # fmt: skip
+    finally:
+        env.close()
+    assert [r["metric"] for r in rows] == list(METRICS)
+    assert all(r["family"] == "cccv_per_draw_oracle" and r["n"] == 3 and r["dropped"] == 0 for r in rows)
+    assert rows[0]["tuning_note"].startswith("matched within 0.3 % on 3 of 3 draws")
+    time_row = rows[0]  # every pair within the tolerance, so the mean difference is too
+    assert abs(time_row["difference"]) < TUNING_RTOL * time_row["baseline_mean"]
+
+
+def test_mpc_reference_runs_at_the_policys_time_on_the_draw() -> None:
+    """Plumbing on a cheap stand-in (a 60 -> 66 % charge at 10 C, no JIT, short horizon): the MPC's rate is the CC-CV
+    rate matched to the policy's time on that draw, and the MPC finishes within a control step of that time."""
+    from eomctl.charging.env import ChargingEnv
+    from eomctl.evaluation.tuned import TUNING_RTOL, mpc_on_draw
+
+    overrides = {"simulator": {"compile": False}, "initial_soc": [0.6, 0.62], "target_soc": 0.66, "ambient_c": 10.0}
+    env = ChargingEnv("ColdFastCharge", overrides=overrides)
+    try:
+        row = mpc_on_draw("multistage:rates=2C/0.6C,switch_soc=0.63,vmax=4.2", env, 7, "oracle", horizon_s=300.0)
+        dt_s = env.scenario.dt_s
+    finally:
+        env.close()
+    assert row["status"] == "finished" and row["seed"] == 7 and row["objective"] == "irreversible"
+    assert row["spec"].startswith(f"mpc:rate={row['cccv_rate_c']:.6g}C,") and "state=oracle" in row["spec"]
+    assert abs(row["cccv_time_s"] / row["policy_time_s"] - 1.0) < TUNING_RTOL
+    assert abs(row["mpc_time_s"] - row["policy_time_s"]) <= dt_s
+    assert row["mpc_irreversible_lli_pct"] > 0.0 and row["policy_irreversible_lli_pct"] > 0.0
+
+
+def test_per_draw_comparison_can_match_each_draws_deadline() -> None:
+    """Plumbing on a cheap stand-in (Deadline's draws, a 60 -> 70 % charge due in 10-15 min, no JIT): with the target
+    "deadline" the CC-CV just meets each draw's deadline, whatever time the policy takes; a scenario without
+    deadlines, or an unknown target, is refused by name."""
+    from eomctl.charging.env import ChargingEnv
+    from eomctl.evaluation.tuned import FAMILIES, TUNING_RTOL, per_draw_comparison
+
+    overrides = {"simulator": {"compile": False}, "initial_soc": [0.6, 0.62], "target_soc": 0.7,
+                 "deadline_s": [600.0, 900.0]}  # fmt: skip
+    env = ChargingEnv("Deadline", overrides=overrides)
+    try:
+        deadlines_s = [env.reset(seed=s)[1]["deadline_s"] for s in (3, 4)]
+        rows = per_draw_comparison("cccv:rate=2C,vmax=4.2,cutoff=C/20", *FAMILIES["cccv"], env, [3, 4],
+                                   "cccv_at_deadline_oracle", target="deadline")  # fmt: skip
+        with pytest.raises(ConfigError, match="'policy' or 'deadline'"):
+            per_draw_comparison("cccv:rate=2C", *FAMILIES["cccv"], env, [3], "x", target="soon")
+    finally:
+        env.close()
+    time_row = rows[0]
+    assert time_row["metric"] == "charge_time_s" and time_row["n"] == 2
+    assert abs(time_row["baseline_mean"] / np.mean(deadlines_s) - 1.0) < TUNING_RTOL
+    assert time_row["policy_mean"] < 0.6 * time_row["baseline_mean"]  # 2C finishes long before either deadline
+    assert time_row["tuning_note"].endswith("the policy finished after the deadline on 0 draw(s)")
+    assert rows[1]["metric"] == "entropy_j_per_k" and rows[1]["difference"] > 0.0  # the early charge costs entropy
+    cold = ChargingEnv("ColdFastCharge", overrides={"simulator": {"compile": False}, "initial_soc": [0.6, 0.62],
+                                                    "target_soc": 0.65})  # fmt: skip
+    try:
+        with pytest.raises(ConfigError, match="needs a scenario with deadline_s"):
+            per_draw_comparison("cccv:rate=2C", *FAMILIES["cccv"], cold, [3], "x", target="deadline")
+    finally:
+        cold.close()
