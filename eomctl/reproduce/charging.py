@@ -32,8 +32,12 @@ from eomctl.reproduce.scorecard import (
     SHIPPED_POLICIES,
     current_map,
     file_sha256,
+    mpc_rows,
+    reference_tasks,
     room_rows,
     room_tasks,
+    scenario_mpc,
+    scenario_per_draw,
     scenario_room,
     scenario_scorecard,
     summary_rows,
@@ -195,20 +199,23 @@ def _policy_numbers(chem: str, record: Comparison) -> dict[str, KeyNumber]:
 
 
 POLICY_TEXT = """
-    Every shipped policy (agents/ppo_<Scenario>-v0.zip) on its own scenario, against the chargers a real BMS can run,
-    each tuned by its nominal rate to the policy's mean charge time on training draws (seeds 0-29) and compared on
-    held-out draws (seeds from 100000; a scenario that draws nothing has one episode, compared exactly):
+    Every shipped policy (agents/ppo_<Scenario>-v0.zip) on its own scenario, against the chargers a real BMS can
+    run, each tuned by its nominal rate to the policy's mean charge time on training draws (seeds 0-29) and compared
+    on held-out draws (seeds from 100000; a scenario that draws nothing has one episode, compared exactly):
     eomctl.evaluation.tuned.tuned_comparison, paired differences with BCa bootstrap 95 % intervals, in % of the
     baseline's mean (negative: the policy lower). In the cold scenarios the chargers include the JEITA-derated ones
     (eomctl.policies.derating); at 25 C a JEITA table is full current, the same charger as CC-CV. On ColdFastCharge
     the room to the bound is measured on the first held-out draws, all three at the same time and start on each
     draw: the policy; the best BMS charger family (lowest held-out mean of the metric), its rate tuned to the
     policy's charge time on that draw (an oracle tuning); and the bound solved from the draw's start at that time.
-    Captured = (baseline - policy) / (baseline - bound) on the means over the draws whose bound is optimal.
-    Separately, the FastCharge and LFPFastCharge policies are set against
-    the CC-CV of equal charge time and CC-CV at 0.5C / 1C / 2C, each with its own charge time (the research claims'
-    rows). The figure shows the ColdFastCharge policy's current against temperature and SOC beside the derating
-    table's charger on the same held-out draws.
+    Captured = (baseline - policy) / (baseline - bound) on the means over the draws whose bound is optimal. Oracle
+    references on ColdFastCharge, labelled so: CC-CV with its rate matched to the policy's time on each of the 30
+    held-out draws (a rate chosen knowing the draw), and on the room's draws the model-predictive charger
+    (eomctl.policies.mpc, irreversible-loss objective, with the simulator's state or an EKF's estimate) at the
+    policy's time there, set beside the same draw's baseline and bound. Separately, the FastCharge and LFPFastCharge
+    policies are set against the CC-CV of equal charge time and CC-CV at 0.5C / 1C / 2C, each with its own charge
+    time (the research claims' rows). The figure shows the ColdFastCharge policy's current against temperature and
+    SOC beside the derating table's charger on the same held-out draws.
 """
 # 30 training draws: with 10 the tuned chargers' mean time on the held-out draws missed the policy's by 0.3-6.6 %
 # (2026-12-04), more than the 1 % the comparison asks; the draws span -10..10 C and the chargers slow down unalike.
@@ -231,11 +238,20 @@ def policy_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
     cards = run_tasks(scenario_scorecard, kwargs_list, executor=executor, max_workers=2,
                       checkpoint=out_dir / "scorecard.ckpt.json")  # fmt: skip
     files = [write_json(out_dir / "scorecard.json", cards)]
-    scorecard = [row for card in cards for row in summary_rows(card)]
     found = [] if quick else run_tasks(scenario_room, room_tasks(cards, BOUND_DRAWS), executor=executor,
                                        max_workers=2, checkpoint=out_dir / "room.ckpt.json")  # fmt: skip
     files.append(write_json(out_dir / "room.json", found))
     rooms = room_rows(found)
+    per_draw_tasks, mpc_tasks = reference_tasks(cards, 2 if quick else 30, BOUND_DRAWS)
+    oracles = run_tasks(scenario_per_draw, per_draw_tasks, executor=executor, max_workers=2,
+                        checkpoint=out_dir / "per_draw.ckpt.json")  # fmt: skip
+    # The MPC is minutes per step-second of wall time: on the room's draws only, and not in a quick run.
+    mpcs = [] if quick else run_tasks(scenario_mpc, mpc_tasks, executor=executor, max_workers=2,
+                                      checkpoint=out_dir / "mpc.ckpt.json")  # fmt: skip
+    files.append(write_json(out_dir / "references.json", {"per_draw": oracles, "mpc": mpcs}))
+    for oracle in oracles:  # the per-draw oracle's rows join its scenario's card (never a "best BMS baseline")
+        next(c for c in cards if c["scenario"] == oracle["scenario"])["rows"].extend(oracle["rows"])
+    scorecard = [row for card in cards for row in summary_rows(card)]
     numbers = _scorecard_numbers(cards, scorecard, rooms, quick)
     cold: dict[str, Any] = next((c for c in cards if c["scenario"] == "ColdFastCharge"), {"rows": []})
     family = best_bms_baseline([r for r in cold["rows"] if r["family"].startswith("derated")])
@@ -244,7 +260,8 @@ def policy_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
         table = parse_policy(best["spec"]).table  # type: ignore[attr-defined]
         files.append(current_map("ColdFastCharge", cold["policy"], best["spec"], table, best["scale"],
                                  2 if quick else MAP_DRAWS, out_dir / "current_map_ColdFastCharge.png"))  # fmt: skip
-    tables: dict[str, list[dict[str, Any]]] = {"policy_scorecard": scorecard, "policy_room": rooms}
+    tables: dict[str, list[dict[str, Any]]] = {"policy_scorecard": scorecard, "policy_room": rooms,
+                                               "policy_mpc": mpc_rows(mpcs, found)}  # fmt: skip
     chemistry = _chemistry_comparison(out_dir, quick)
     files += chemistry.files
     tables.update(chemistry.tables)

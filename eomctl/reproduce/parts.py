@@ -295,15 +295,19 @@ PARTS: tuple[Part, ...] = (
         "policy",
         "Every shipped policy against the chargers tuned to its charge time",
         policy_part,
-        quick_budget="2 training + 2 held-out draws per scenario, no bound; 1 episode per chemistry vs matched CC-CV",
+        quick_budget=(
+            "2 training + 2 held-out draws per scenario, CC-CV matched on each of the 2 on ColdFastCharge; no bound, "
+            "no MPC; 1 episode per chemistry vs matched CC-CV"
+        ),
         full_budget=(
-            "30 training + 30 held-out draws per scenario; the bound on 3 held-out ColdFastCharge draws per objective;"
-            " 3 episodes per chemistry vs matched CC-CV"
+            "30 training + 30 held-out draws per scenario; on ColdFastCharge CC-CV matched on each held-out draw "
+            "(oracle), the bound on 3 held-out draws per objective and the MPC (oracle, EKF) on the same draws; "
+            "3 episodes per chemistry vs matched CC-CV"
         ),
         inputs=(*SHIPPED_POLICIES.values(), *POLICY_FILES.values()),
-        version="4",  # the room: the baseline matched per draw; per-draw shares, bounds above the policy counted
+        version="5",  # oracle references (per-draw CC-CV, MPC); baselines tuned up to the scenario's c_rate_max
         exclusive=True,  # runs its own pool of two scenario tasks
-        checkpoints=("scorecard.ckpt.json", "room.ckpt.json"),
+        checkpoints=("scorecard.ckpt.json", "room.ckpt.json", "per_draw.ckpt.json", "mpc.ckpt.json"),
     ),
     Part(
         "policy_life",

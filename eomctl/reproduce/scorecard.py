@@ -11,6 +11,7 @@ time on each draw (:func:`eomctl.evaluation.tuned.room_to_bound`).
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from eomctl.evaluation.tuned import (
     HELD_OUT_SEED,
     ROOM_METRICS,
     best_bms_baseline,
+    mpc_on_draw,
+    per_draw_comparison,
     room_to_bound,
     tuned_comparison,
 )
@@ -45,6 +48,14 @@ SCENARIO_FAMILIES: dict[str, tuple[str, ...]] = {
 }
 #: Where the room to the bound is measured, and in which objectives (the bound solves are minutes each).
 ROOM_SCENARIOS: dict[str, tuple[str, ...]] = {"ColdFastCharge": ("irreversible", "entropy")}
+#: Oracle references beside the scorecard: a family matched on every held-out draw, to the policy's time there or,
+#: in the deadline scenario, to the draw's deadline ((family, target) pairs); and the model-predictive charger (state
+#: sources, objective) on the room's draws at the policy's time there.
+PER_DRAW_ORACLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "ColdFastCharge": (("cccv", "policy"),),
+    "Deadline": (("cccv", "deadline"),),
+}
+MPC_REFERENCES: dict[str, tuple[tuple[str, ...], str]] = {"ColdFastCharge": (("oracle", "ekf"), "irreversible")}
 
 
 def scenario_scorecard(
@@ -83,6 +94,54 @@ def scenario_room(
         return {"scenario": scenario, "baseline_family": family, "policy_sha256": policy_sha256, **room}
     finally:
         env.close()
+
+
+def scenario_per_draw(
+    scenario: str, policy_file: str, family: str, target: str, draws: int, policy_sha256: str = ""
+) -> dict[str, Any]:
+    """The policy against ``family`` matched on each of the first ``draws`` held-out draws to the ``target`` time
+    ("policy" or "deadline"; :func:`eomctl.evaluation.tuned.per_draw_comparison`, an oracle reference), as a card
+    like :func:`scenario_scorecard`'s, the family named ``<family>_per_draw_oracle`` or
+    ``<family>_at_deadline_oracle``."""
+    env = ChargingEnv(scenario)
+    try:
+        seeds = range(HELD_OUT_SEED, HELD_OUT_SEED + draws)
+        build, scale_range = FAMILIES[family]
+        name = f"{family}_{'per_draw' if target == 'policy' else 'at_deadline'}_oracle"
+        rows = per_draw_comparison(str(REPO_ROOT / policy_file), build, scale_range, env, seeds, name, target=target)
+        return {"scenario": scenario, "policy": policy_file, "policy_sha256": policy_sha256, "rows": rows}
+    finally:
+        env.close()
+
+
+def scenario_mpc(
+    scenario: str, policy_file: str, seed: int, state: str, objective: str, policy_sha256: str = ""
+) -> dict[str, Any]:
+    """The model-predictive charger on one held-out draw at the policy's time there
+    (:func:`eomctl.evaluation.tuned.mpc_on_draw`); a task like :func:`scenario_scorecard`."""
+    env = ChargingEnv(scenario)
+    try:
+        row = mpc_on_draw(str(REPO_ROOT / policy_file), env, seed, state, objective)
+        return {"scenario": scenario, "policy_sha256": policy_sha256, **row}
+    finally:
+        env.close()
+
+
+def reference_tasks(
+    cards: Sequence[Mapping[str, Any]], draws: int, room_draws: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """:func:`scenario_per_draw` arguments (per scenario of :data:`PER_DRAW_ORACLES` and family, ``draws`` draws) and
+    :func:`scenario_mpc` arguments (per scenario of :data:`MPC_REFERENCES`, state and each of the first
+    ``room_draws`` held-out draws, the ones the room is measured on)."""
+    per_draw, mpc = [], []
+    for card in cards:
+        common = {"scenario": card["scenario"], "policy_file": card["policy"], "policy_sha256": card["policy_sha256"]}
+        per_draw += [{**common, "family": family, "target": target, "draws": draws}
+                     for family, target in PER_DRAW_ORACLES.get(card["scenario"], ())]  # fmt: skip
+        states, objective = MPC_REFERENCES.get(card["scenario"], ((), ""))
+        mpc += [{**common, "seed": HELD_OUT_SEED + i, "state": state, "objective": objective}
+                for state in states for i in range(room_draws)]  # fmt: skip
+    return per_draw, mpc
 
 
 def room_tasks(cards: Sequence[Mapping[str, Any]], draws: int) -> list[dict[str, Any]]:
@@ -147,6 +206,36 @@ def room_rows(rooms: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                      "bound_above_policy": sum(d["bound"] > d["policy"] for d in solved),
                      "draws": len(room["per_draw"])})  # fmt: skip
     return rows
+
+
+def mpc_rows(mpcs: Sequence[Mapping[str, Any]], rooms: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per MPC draw (:func:`scenario_mpc`'s): the policy and the MPC at the policy's time, beside the same draw's
+    matched BMS baseline and bound from the room of the MPC's objective, and the share of that room each captures
+    (where the draw's bound is optimal and below the baseline)."""
+    rows = []
+    for m in mpcs:
+        metric = ROOM_METRICS[m["objective"]]
+        room = next((r for r in rooms if r["scenario"] == m["scenario"] and r["objective"] == m["objective"]), None)
+        draw: Mapping[str, Any] = next((d for d in room["per_draw"] if d["seed"] == m["seed"]), {}) if room else {}
+        baseline, bound = draw.get("baseline", math.nan), draw.get("bound", math.nan)
+        usable = draw.get("status") == "optimal" and baseline > bound
+        policy_value, mpc_value = m[f"policy_{metric}"], m.get(f"mpc_{metric}", math.nan)
+        rows.append({
+            "scenario": m["scenario"], "seed": m["seed"], "state": m["state"], "metric": metric,
+            "status": m["status"], "policy_time_s": m["policy_time_s"], "mpc_time_s": m.get("mpc_time_s", math.nan),
+            "policy": policy_value, "mpc": mpc_value, "baseline": baseline,
+            "baseline_family": room["baseline_family"] if room else "", "bound": bound,
+            "policy_captured_pct": _share(baseline, bound, policy_value) if usable else math.nan,
+            "mpc_captured_pct": _share(baseline, bound, mpc_value) if usable else math.nan,
+            "policy_entropy_j_per_k": m["policy_entropy_j_per_k"],
+            "mpc_entropy_j_per_k": m.get("mpc_entropy_j_per_k", math.nan), "mpc_wall_s": m.get("wall_s", math.nan),
+        })  # fmt: skip
+    return rows
+
+
+def _share(baseline: float, bound: float, value: float) -> float:
+    """The share of the room ``baseline - bound`` that ``value`` captures, in %."""
+    return 100.0 * (baseline - value) / (baseline - bound)
 
 
 def current_map(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -320,3 +321,32 @@ def test_scorecard_rows_state_each_difference_in_per_cent_of_its_baseline() -> N
     assert tasks["irreversible"]["family"] == "derated" and tasks["entropy"]["family"] == "cccv"
     assert tasks["irreversible"]["policy_sha256"] == "f00" and tasks["irreversible"]["draws"] == 3
     assert room["captured_pct"] == pytest.approx(50.0) and room["draws"] == 3 and room["n"] == 2
+
+
+def test_mpc_rows_set_each_draw_beside_its_rooms_baseline_and_bound() -> None:
+    """The MPC references join the room of their objective on the same draw (no simulation): the share captured uses
+    that draw's matched baseline and bound, and a draw without an optimal bound gets no share."""
+    from eomctl.evaluation.tuned import HELD_OUT_SEED
+    from eomctl.reproduce.scorecard import mpc_rows, reference_tasks
+
+    card = {"scenario": "ColdFastCharge", "policy": "agents/p.zip", "policy_sha256": "f00", "rows": []}
+    cards = [card, {**card, "scenario": "FastCharge"}, {**card, "scenario": "Deadline"}]
+    per_draw, mpc = reference_tasks(cards, draws=30, room_draws=2)
+    assert [(t["scenario"], t["family"], t["target"], t["draws"]) for t in per_draw] == [
+        ("ColdFastCharge", "cccv", "policy", 30), ("Deadline", "cccv", "deadline", 30)
+    ]  # fmt: skip
+    assert [(t["state"], t["seed"]) for t in mpc] == [
+        ("oracle", HELD_OUT_SEED), ("oracle", HELD_OUT_SEED + 1), ("ekf", HELD_OUT_SEED), ("ekf", HELD_OUT_SEED + 1)
+    ]  # fmt: skip
+    room = {"scenario": "ColdFastCharge", "objective": "irreversible", "baseline_family": "derated", "per_draw": [
+        {"seed": HELD_OUT_SEED, "status": "optimal", "baseline": 0.04, "bound": 0.0},
+        {"seed": HELD_OUT_SEED + 1, "status": "optimal", "baseline": 0.03, "bound": 0.05},  # a solve above: no share
+    ]}  # fmt: skip
+    done = [{"scenario": "ColdFastCharge", "seed": HELD_OUT_SEED + i, "state": "oracle", "objective": "irreversible",
+             "status": "finished", "policy_time_s": 2000.0, "mpc_time_s": 2010.0, "policy_irreversible_lli_pct": 0.02,
+             "mpc_irreversible_lli_pct": 0.01, "policy_entropy_j_per_k": 10.0, "mpc_entropy_j_per_k": 9.9}
+            for i in range(2)]  # fmt: skip
+    first, second = mpc_rows(done, [room])
+    assert first["policy_captured_pct"] == pytest.approx(50.0) and first["mpc_captured_pct"] == pytest.approx(75.0)
+    assert first["baseline_family"] == "derated" and first["metric"] == "irreversible_lli_pct"
+    assert math.isnan(second["mpc_captured_pct"]) and second["bound"] == 0.05
