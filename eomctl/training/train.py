@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from eomctl.core.errors import CheckpointError, ConfigError
-from eomctl.core.interrupts import Interrupted, ignore_in_worker
+from eomctl.core.interrupts import Interrupted, held, ignore_in_worker
 from eomctl.core.io import write_json
 from eomctl.evaluation.rollout import make_env
 from eomctl.training.final_evaluation import evaluate_run
@@ -251,18 +251,32 @@ def _run(model: Any, config: TrainConfig, run_dir: Path, session: int, extra: Se
     model.set_logger(_logger(run_dir, session))
     remaining = int(config.n_timesteps or 0) - model.num_timesteps
     try:
-        model.learn(
-            total_timesteps=remaining,
-            callback=[*_callbacks(config, run_dir, eval_env, best), *extra],
-            log_interval=1 if config.algo not in OFF_POLICY else 10,
-            reset_num_timesteps=False,
-            progress_bar=config.progress_bar,
-        )
+        with held() as ctrl_c:  # a Ctrl-C sets a flag; the first callback stops at the end of the step it came in
+            model.learn(
+                total_timesteps=remaining,
+                callback=[_stop_on_ctrl_c(ctrl_c), *_callbacks(config, run_dir, eval_env, best), *extra],
+                log_interval=1 if config.algo not in OFF_POLICY else 10,
+                reset_num_timesteps=False,
+                progress_bar=config.progress_bar,
+            )
     except KeyboardInterrupt as exc:
         # The state in the middle of a segment is not saved: a resume from it could not repeat the uninterrupted
         # run. The last boundary's checkpoint (written when that segment started) is the one to continue from.
         latest = latest_checkpoint(run_dir, config)
         raise TrainingInterrupted(run_dir, model.num_timesteps, latest) from exc
+
+
+def _stop_on_ctrl_c(recorder: Any) -> Any:
+    """An SB3 callback that raises ``KeyboardInterrupt`` after the env step in which ``recorder`` saw a Ctrl-C."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class StopOnCtrlC(BaseCallback):
+        def _on_step(self) -> bool:
+            if recorder.received:
+                raise KeyboardInterrupt
+            return True
+
+    return StopOnCtrlC()
 
 
 class TrainingInterrupted(Interrupted):
