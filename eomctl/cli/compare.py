@@ -80,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
         record["room_to_bound"] = {"baseline_family": best, **room}
         print(f"room to the bound ({room['metric']}, {room['n']} of {args.bound_draws} draws, {best} matched to the "
               f"policy's time on each): baseline {room['baseline']:.6g}, policy {room['policy']:.6g}, bound "
-              f"{room['bound']:.6g}; captured {100 * room['captured']:.0f} %")  # fmt: skip
+              f"{room['bound']:.6g}; captured {100 * room['captured']:.0f} %; {room['above_a_charger']} solve(s) "
+              "above a charger (no bound on those draws)")  # fmt: skip
     if args.out:
         write_json(args.out, record)
     return 0

@@ -5,6 +5,10 @@ The fair comparison the project promises: each baseline family (CC-CV, a derated
 *training* draws equals the policy's over the same draws; then the policy and every tuned baseline run the same
 *held-out* draws (other seeds: other ambients, start SOCs, cells and aging states), and each metric is compared as
 paired differences with a bootstrap 95 % interval (:mod:`eomctl.evaluation.paired`).
+
+Oracle references, each labelled so where shown, choose on each held-out draw knowing it: a family matched to the
+policy's time or the draw's deadline there (:func:`per_draw_comparison`), the model-predictive charger at the
+policy's time (:func:`mpc_on_draw`), and the room to the bound (:func:`room_on_draw`, :func:`room_summary`).
 """
 
 from __future__ import annotations
@@ -267,47 +271,75 @@ def room_to_bound(
     overrides: dict[str, Any] | None = None,
     max_wall_time_s: float = 300.0,
 ) -> dict[str, Any]:
-    """The share of the room to the bound a policy captures on given draws: ``(baseline - policy) / (baseline -
-    bound)`` of the means over the draws, in the metric the ``objective`` minimises.
+    """The share of the room to the bound a policy captures on given draws: :func:`room_on_draw` on each, summed up
+    by :func:`room_summary`."""
+    built = as_env(env, overrides)
+    mine = parse_policy(policy) if isinstance(policy, str) else policy
+    per_draw = [room_on_draw(mine, family, scale_range, built, seed, objective, max_wall_time_s) for seed in seeds]
+    return room_summary(per_draw, objective)
 
-    All three are taken at the same charge time and start on each draw: the policy runs the draw; the baseline
-    family's scale is tuned (:func:`matched_time`, to :data:`TUNING_RTOL`) so that its charge of *that draw* takes
-    as long as the policy's (an oracle tuning: a charger cannot know the draw, which is why the scorecard tunes on the
-    mean of training draws instead); and the bound (:func:`eomctl.evaluation.optimal.optimal_charge`, the request
-    class) is solved from the draw's start (its SOC, ambient, spread and aging inputs) with the policy's charge time
-    as the budget. A draw whose baseline cannot be matched, whose policy does not finish, or whose bound is not
-    optimal stays in ``per_draw`` with its status and is left out of the means.
+
+def room_on_draw(
+    policy: Policy | str,
+    family: Family,
+    scale_range: tuple[float, float],
+    env: str | gymnasium.Env[Any, Any],
+    seed: int,
+    objective: str = "irreversible",
+    max_wall_time_s: float = 300.0,
+) -> dict[str, Any]:
+    """The policy, the baseline family and the bound on one draw, all at the same charge time and start, in the
+    metric the ``objective`` minimises.
+
+    The policy runs the draw; the baseline family's scale is tuned (:func:`matched_on_draw`, to
+    :data:`TUNING_RTOL`) so that its charge of *that draw* takes as long as the policy's (an oracle tuning: a charger
+    cannot know the draw, which is why the scorecard tunes on the mean of training draws instead); and the bound
+    (:func:`eomctl.evaluation.optimal.optimal_charge`, the request class) is solved from the draw's start (its SOC,
+    ambient, spread and aging inputs) with the policy's charge time as the budget. ``status`` says whether the bound
+    is usable: "optimal", or why not (the policy did not finish, the baseline could not be matched, the solve).
     """
     metric = ROOM_METRICS[objective]
-    built = as_env(env, overrides)
+    built = as_env(env, None)
     base: Any = built.unwrapped
-    mine = parse_policy(policy) if isinstance(policy, str) else policy
-    per_draw: list[dict[str, Any]] = []
-    for seed in seeds:
-        p = measure_episode(mine, built, seed)[0]
-        row: dict[str, Any] = {"seed": seed, "policy": getattr(p, metric), "policy_time_s": p.charge_time_s}
-        if not p.reached_target:
-            per_draw.append({**row, "baseline": math.nan, "bound": math.nan, "status": "policy did not finish"})
-            continue
-        _, matched, on_time = matched_on_draw(family, scale_range, built, seed, p.charge_time_s)
-        b = matched.episodes[0]
-        row.update(baseline=getattr(b, metric), baseline_spec=matched.policy, baseline_time_s=b.charge_time_s,
-                   baseline_note=matched.note)  # fmt: skip
-        if not on_time:  # out of the family's reach on this draw
-            per_draw.append({**row, "bound": math.nan, "status": "baseline not matched"})
-            continue
-        built.reset(seed=seed)  # the draw's start, as measure_episode drew it
-        try:
-            result = optimal_charge(base.scenario, p.charge_time_s, initial_state=base.sim.state, objective=objective,
-                                    controls="requests", max_wall_time_s=max_wall_time_s)  # fmt: skip
-            row.update(bound=float(result.replay[metric]), status=result.status, solve_s=result.solve_time_s)
-        except ConfigError as exc:
-            row.update(bound=math.nan, status=f"error: {exc}")
-        per_draw.append(row)
-    kept = [r for r in per_draw if r["status"] == "optimal" and math.isfinite(r["bound"])]
+    p = measure_episode(parse_policy(policy) if isinstance(policy, str) else policy, built, seed)[0]
+    row: dict[str, Any] = {"seed": seed, "policy": getattr(p, metric), "policy_time_s": p.charge_time_s}
+    if not p.reached_target:
+        return {**row, "baseline": math.nan, "bound": math.nan, "status": "policy did not finish"}
+    _, matched, on_time = matched_on_draw(family, scale_range, built, seed, p.charge_time_s)
+    b = matched.episodes[0]
+    row.update(baseline=getattr(b, metric), baseline_spec=matched.policy, baseline_time_s=b.charge_time_s,
+               baseline_note=matched.note)  # fmt: skip
+    if not on_time:  # out of the family's reach on this draw
+        return {**row, "bound": math.nan, "status": "baseline not matched"}
+    built.reset(seed=seed)  # the draw's start, as measure_episode drew it
+    try:
+        result = optimal_charge(base.scenario, p.charge_time_s, initial_state=base.sim.state, objective=objective,
+                                controls="requests", max_wall_time_s=max_wall_time_s)  # fmt: skip
+        row.update(bound=float(result.replay[metric]), status=result.status, solve_s=result.solve_time_s)
+    except ConfigError as exc:
+        row.update(bound=math.nan, status=f"error: {exc}")
+    return row
+
+
+def room_summary(per_draw: Sequence[Mapping[str, Any]], objective: str) -> dict[str, Any]:
+    """``(baseline - policy) / (baseline - bound)`` of the means over the draws (:func:`room_on_draw`'s rows) whose
+    bound is a bound: solved to "optimal" and no higher than either charger on that draw. A solve that comes out
+    above the policy (or the baseline) found a local optimum, not the least the draw allows: that draw has no bound,
+    is counted in ``above_a_charger`` and left out of the means, as is every draw whose status is not "optimal"."""
+    solved = [r for r in per_draw if r["status"] == "optimal" and math.isfinite(r["bound"])]
+    kept = [r for r in solved if has_bound(r)]
     means = {k: float(np.mean([r[k] for r in kept])) if kept else math.nan for k in ("policy", "baseline", "bound")}
     room = means["baseline"] - means["bound"]
     captured = (means["baseline"] - means["policy"]) / room if kept and room > 0 else math.nan
-    return {"metric": metric, "objective": objective, "n": len(kept), **means, "room": room,
+    return {"metric": ROOM_METRICS[objective], "objective": objective, "n": len(kept), **means, "room": room,
             "room_pct": 100.0 * room / means["baseline"] if kept and means["baseline"] else math.nan,
-            "captured": captured, "per_draw": per_draw}  # fmt: skip
+            "captured": captured, "above_a_charger": len(solved) - len(kept), "per_draw": list(per_draw)}  # fmt: skip
+
+
+def has_bound(draw: Mapping[str, Any]) -> bool:
+    """Whether a draw (:func:`room_on_draw`'s row) has a bound: solved to "optimal" and no higher than either charger
+    on it (to a relative 1e-6, the solver's tolerance). A solve above a charger that ran the same draw in the same
+    time is a local optimum of the solve, not the least that draw allows."""
+    bound = float(draw.get("bound", math.nan))
+    top = min(float(draw.get("policy", math.nan)), float(draw.get("baseline", math.nan)))
+    return draw.get("status") == "optimal" and math.isfinite(bound) and bound <= top + 1e-6 * abs(top)

@@ -304,11 +304,11 @@ PARTS: tuple[Part, ...] = (
         ),
         full_budget=(
             "30 training + 30 held-out draws per scenario; oracles: on Deadline CC-CV meeting each draw's deadline, "
-            "on ColdFastCharge CC-CV matched on each held-out draw, the bound on 3 held-out draws per objective and "
-            "the MPC (oracle, EKF) on the same draws; 3 episodes per chemistry vs matched CC-CV"
+            "on ColdFastCharge CC-CV matched on each held-out draw, the bound on 6 held-out draws per objective and "
+            "the MPC (oracle, EKF) on the first 3; 3 episodes per chemistry vs matched CC-CV"
         ),
         inputs=(*SHIPPED_POLICIES.values(), *POLICY_FILES.values()),
-        version="7",  # oracle references (per-draw CC-CV, at-deadline CC-CV, MPC); baselines reach c_rate_max
+        version="8",  # the room on 6 draws, one task each; a solve above a charger is no bound
         exclusive=True,  # runs its own pool of two scenario tasks
         checkpoints=("scorecard.ckpt.json", "room.ckpt.json", "per_draw.ckpt.json", "mpc.ckpt.json"),
     ),

@@ -25,9 +25,11 @@ from eomctl.evaluation.tuned import (
     HELD_OUT_SEED,
     ROOM_METRICS,
     best_bms_baseline,
+    has_bound,
     mpc_on_draw,
     per_draw_comparison,
-    room_to_bound,
+    room_on_draw,
+    room_summary,
     tuned_comparison,
 )
 from eomctl.plotting.derating import plot_current_map
@@ -82,18 +84,29 @@ def scenario_scorecard(
 
 
 def scenario_room(
-    scenario: str, policy_file: str, family: str, objective: str, draws: int, policy_sha256: str = ""
+    scenario: str, policy_file: str, family: str, objective: str, seed: int, policy_sha256: str = ""
 ) -> dict[str, Any]:
-    """The room to the bound on the first ``draws`` held-out draws against ``family`` matched per draw
-    (:func:`eomctl.evaluation.tuned.room_to_bound`), a JSON-ready dict; a task like :func:`scenario_scorecard`."""
+    """The policy, ``family`` matched to its time and the bound on the held-out draw ``seed``
+    (:func:`eomctl.evaluation.tuned.room_on_draw`), a JSON-ready dict; a task like :func:`scenario_scorecard`, one
+    per draw so that the solves (minutes each) spread over the workers."""
     env = ChargingEnv(scenario)
     try:
         build, scale_range = FAMILIES[family]
-        seeds = range(HELD_OUT_SEED, HELD_OUT_SEED + draws)
-        room = room_to_bound(str(REPO_ROOT / policy_file), build, scale_range, env, seeds, objective=objective)
-        return {"scenario": scenario, "baseline_family": family, "policy_sha256": policy_sha256, **room}
+        row = room_on_draw(str(REPO_ROOT / policy_file), build, scale_range, env, seed, objective=objective)
+        return {"scenario": scenario, "baseline_family": family, "objective": objective,
+                "policy_sha256": policy_sha256, **row}  # fmt: skip
     finally:
         env.close()
+
+
+def rooms_by_objective(draws: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`scenario_room`'s per-draw rows gathered per scenario and objective and summed up
+    (:func:`eomctl.evaluation.tuned.room_summary`), in the order they first appear."""
+    groups: dict[tuple[str, str, str], list[Mapping[str, Any]]] = {}
+    for d in draws:
+        groups.setdefault((d["scenario"], d["objective"], d["baseline_family"]), []).append(d)
+    return [{"scenario": scenario, "baseline_family": family, **room_summary(rows, objective)}
+            for (scenario, objective, family), rows in groups.items()]  # fmt: skip
 
 
 def scenario_per_draw(
@@ -145,16 +158,17 @@ def reference_tasks(
 
 
 def room_tasks(cards: Sequence[Mapping[str, Any]], draws: int) -> list[dict[str, Any]]:
-    """:func:`scenario_room` arguments: per scenario of :data:`ROOM_SCENARIOS` and objective, the BMS family with the
-    lowest held-out mean of the objective's metric in that scenario's card."""
+    """:func:`scenario_room` arguments: per scenario of :data:`ROOM_SCENARIOS`, objective and each of the first
+    ``draws`` held-out draws, with the BMS family of the lowest held-out mean of the objective's metric in that
+    scenario's card."""
     tasks = []
     for card in cards:
         for objective in ROOM_SCENARIOS.get(card["scenario"], ()):
             best = best_bms_baseline(card["rows"], ROOM_METRICS[objective])
             if best is not None:
-                tasks.append({"scenario": card["scenario"], "policy_file": card["policy"], "family": best,
-                              "objective": objective, "draws": draws,
-                              "policy_sha256": card["policy_sha256"]})  # fmt: skip
+                tasks += [{"scenario": card["scenario"], "policy_file": card["policy"], "family": best,
+                           "objective": objective, "seed": HELD_OUT_SEED + i,
+                           "policy_sha256": card["policy_sha256"]} for i in range(draws)]  # fmt: skip
     return tasks
 
 
@@ -193,32 +207,31 @@ def summary_rows(card: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def room_rows(rooms: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The rooms (:func:`scenario_room`'s) as table rows, with per draw the share captured and how many bounds came out
-    above the policy (a local optimum of the solve: no bound on that draw); the rest stays in the JSON."""
+    """The rooms (:func:`rooms_by_objective`'s) as table rows, with the share captured on each draw that has a bound
+    and how many solves came out above a charger (a local optimum: no bound on that draw); the rest stays in the
+    JSON."""
     keys = ("scenario", "objective", "metric", "baseline_family", "n", "baseline", "policy", "bound", "room_pct")
     rows = []
     for room in rooms:
-        solved = [d for d in room["per_draw"] if d["status"] == "optimal"]
-        per_draw = [100.0 * (d["baseline"] - d["policy"]) / (d["baseline"] - d["bound"]) for d in solved
-                    if d["baseline"] > d["bound"]]  # fmt: skip
+        per_draw = [_share(d["baseline"], d["bound"], d["policy"]) for d in room["per_draw"]
+                    if has_bound(d) and d["baseline"] > d["bound"]]  # fmt: skip
         rows.append({**{k: room[k] for k in keys}, "captured_pct": 100.0 * room["captured"],
                      "captured_per_draw_pct": "/".join(f"{c:.0f}" for c in per_draw),
-                     "bound_above_policy": sum(d["bound"] > d["policy"] for d in solved),
-                     "draws": len(room["per_draw"])})  # fmt: skip
+                     "bound_above_a_charger": room["above_a_charger"], "draws": len(room["per_draw"])})  # fmt: skip
     return rows
 
 
 def mpc_rows(mpcs: Sequence[Mapping[str, Any]], rooms: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Per MPC draw (:func:`scenario_mpc`'s): the policy and the MPC at the policy's time, beside the same draw's
     matched BMS baseline and bound from the room of the MPC's objective, and the share of that room each captures
-    (where the draw's bound is optimal and below the baseline)."""
+    (where the draw has a bound: solved to optimal, below the baseline and no higher than the policy)."""
     rows = []
     for m in mpcs:
         metric = ROOM_METRICS[m["objective"]]
         room = next((r for r in rooms if r["scenario"] == m["scenario"] and r["objective"] == m["objective"]), None)
         draw: Mapping[str, Any] = next((d for d in room["per_draw"] if d["seed"] == m["seed"]), {}) if room else {}
         baseline, bound = draw.get("baseline", math.nan), draw.get("bound", math.nan)
-        usable = draw.get("status") == "optimal" and baseline > bound
+        usable = has_bound(draw) and baseline > bound
         policy_value, mpc_value = m[f"policy_{metric}"], m.get(f"mpc_{metric}", math.nan)
         rows.append({
             "scenario": m["scenario"], "seed": m["seed"], "state": m["state"], "metric": metric,

@@ -271,7 +271,8 @@ def test_lfp_aging_reads_throughput_across_extrapolated_jumps(tmp_path: Path) ->
 
 def test_scorecard_rows_state_each_difference_in_per_cent_of_its_baseline() -> None:
     """The scorecard's table (one row per baseline) from tuned_comparison-shaped rows, no simulation."""
-    from eomctl.reproduce.scorecard import room_rows, room_tasks, summary_rows
+    from eomctl.evaluation.tuned import HELD_OUT_SEED
+    from eomctl.reproduce.scorecard import room_rows, room_tasks, rooms_by_objective, summary_rows
 
     def row(family: str, metric: str, a: float, b: float) -> dict[str, Any]:
         d = a - b
@@ -299,13 +300,14 @@ def test_scorecard_rows_state_each_difference_in_per_cent_of_its_baseline() -> N
     rows[-3] = row("ccco_oracle", "irreversible_lli_pct", 0.02, 0.001)  # the oracle loses least: never "best BMS"
     rows[7] = row("derated", "irreversible_lli_pct", 0.02, 0.03)  # the best BMS charger for lithium
     card = {"scenario": "ColdFastCharge", "policy": "agents/p.zip", "policy_sha256": "f00", "rows": rows}
-    rooms = [{"scenario": "ColdFastCharge", "objective": "irreversible", "metric": "irreversible_lli_pct",
-              "baseline_family": "cccv", "n": 2, "baseline": 0.04, "policy": 0.02, "bound": 0.0, "room_pct": 100.0,
-              "captured": 0.5, "per_draw": [
-                  {"status": "optimal", "baseline": 0.04, "policy": 0.02, "bound": 0.0},
-                  {"status": "optimal", "baseline": 0.03, "policy": 0.01, "bound": 0.02},  # a solve above the policy
-                  {"status": "baseline not matched", "baseline": 0.03, "policy": 0.01, "bound": float("nan")},
-              ]}]  # fmt: skip
+    draws = [{"scenario": "ColdFastCharge", "objective": "irreversible", "baseline_family": "cccv", "seed": i, **d}
+             for i, d in enumerate([
+                 {"status": "optimal", "baseline": 0.04, "policy": 0.02, "bound": 0.0},
+                 {"status": "optimal", "baseline": 0.03, "policy": 0.01, "bound": 0.02},  # a solve above the policy
+                 {"status": "baseline not matched", "baseline": 0.03, "policy": 0.01, "bound": float("nan")},
+                 {"status": "optimal", "baseline": 0.05, "policy": 0.03, "bound": 0.01},
+             ])]  # fmt: skip
+    rooms = rooms_by_objective(draws)
     table = summary_rows(card)
     assert [r["baseline"] for r in table] == ["cccv:rate=1C", "derated:rate=1C", "ccco_oracle:rate=1C"]
     first = table[0]
@@ -315,12 +317,15 @@ def test_scorecard_rows_state_each_difference_in_per_cent_of_its_baseline() -> N
         -40.0
     )
     assert first["peak_temperature_diff_k"] == pytest.approx(-1.0)  # kelvin, not a share of 301 K
-    (room,) = room_rows(rooms)
-    assert room["captured_per_draw_pct"] == "50/200" and room["bound_above_policy"] == 1
-    tasks = {t["objective"]: t for t in room_tasks([card], 3)}
-    assert tasks["irreversible"]["family"] == "derated" and tasks["entropy"]["family"] == "cccv"
-    assert tasks["irreversible"]["policy_sha256"] == "f00" and tasks["irreversible"]["draws"] == 3
-    assert room["captured_pct"] == pytest.approx(50.0) and room["draws"] == 3 and room["n"] == 2
+    (room,) = room_rows(rooms)  # draws 0 and 3 have a bound: the draw above the policy is left out, and counted
+    assert room["captured_per_draw_pct"] == "50/50" and room["bound_above_a_charger"] == 1
+    assert room["captured_pct"] == pytest.approx(50.0) and room["draws"] == 4 and room["n"] == 2
+    assert room["baseline"] == pytest.approx(0.045) and room["bound"] == pytest.approx(0.005)
+    tasks = room_tasks([card], 3)
+    assert [(t["objective"], t["seed"] - HELD_OUT_SEED) for t in tasks] == [
+        ("irreversible", 0), ("irreversible", 1), ("irreversible", 2), ("entropy", 0), ("entropy", 1), ("entropy", 2)
+    ]  # fmt: skip
+    assert tasks[0]["family"] == "derated" and tasks[3]["family"] == "cccv" and tasks[0]["policy_sha256"] == "f00"
 
 
 def test_mpc_rows_set_each_draw_beside_its_rooms_baseline_and_bound() -> None:
@@ -339,8 +344,8 @@ def test_mpc_rows_set_each_draw_beside_its_rooms_baseline_and_bound() -> None:
         ("oracle", HELD_OUT_SEED), ("oracle", HELD_OUT_SEED + 1), ("ekf", HELD_OUT_SEED), ("ekf", HELD_OUT_SEED + 1)
     ]  # fmt: skip
     room = {"scenario": "ColdFastCharge", "objective": "irreversible", "baseline_family": "derated", "per_draw": [
-        {"seed": HELD_OUT_SEED, "status": "optimal", "baseline": 0.04, "bound": 0.0},
-        {"seed": HELD_OUT_SEED + 1, "status": "optimal", "baseline": 0.03, "bound": 0.05},  # a solve above: no share
+        {"seed": HELD_OUT_SEED, "status": "optimal", "baseline": 0.04, "policy": 0.02, "bound": 0.0},
+        {"seed": HELD_OUT_SEED + 1, "status": "optimal", "baseline": 0.03, "policy": 0.02, "bound": 0.05},  # no bound
     ]}  # fmt: skip
     done = [{"scenario": "ColdFastCharge", "seed": HELD_OUT_SEED + i, "state": "oracle", "objective": "irreversible",
              "status": "finished", "policy_time_s": 2000.0, "mpc_time_s": 2010.0, "policy_irreversible_lli_pct": 0.02,
