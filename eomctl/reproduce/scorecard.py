@@ -3,9 +3,11 @@
 For each registered scenario with a shipped policy (:data:`SHIPPED_POLICIES`), :func:`scenario_scorecard` tunes each
 baseline family to the policy's mean charge time on training draws and compares them on held-out draws
 (:func:`eomctl.evaluation.tuned.tuned_comparison`, paired differences with BCa bootstrap 95 % intervals); then, where
-listed (:data:`ROOM_SCENARIOS`), :func:`scenario_room` solves the bound on the first held-out draws and reports the
-share of the room to it the policy captures against the best BMS baseline family, matched to the policy's charge
-time on each draw (:func:`eomctl.evaluation.tuned.room_to_bound`).
+listed (:data:`ROOM_SCENARIOS`), :func:`scenario_room` solves the bound on each of the first held-out draws and
+:func:`rooms_by_objective` reports the share of the room to it the policy captures against the best BMS baseline
+family, matched to the policy's charge time on each draw (:func:`eomctl.evaluation.tuned.room_summary`). Oracle
+references, labelled so, sit beside them (:data:`PER_DRAW_ORACLES`, :data:`MPC_REFERENCES`): :func:`scenario_per_draw`
+and :func:`scenario_mpc`.
 """
 
 from __future__ import annotations
