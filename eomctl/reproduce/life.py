@@ -184,6 +184,8 @@ def lifetime_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
         caveat = "NOT at matched charge time"
     numbers = {
         "lifetime_extension_pct_nmc": KeyNumber(extension, "%", how, caveat),
-        "lifetime_extension_pct_lfp": KeyNumber(None, "%", "no trained LFP policy ships"),
+        "lifetime_extension_pct_lfp": KeyNumber(
+            None, "%", "not run: this part cycles the NMC policy only (the LFP policy is scored by the policy part)"
+        ),
     }
     return PartResult(flat_text(LIFETIME_TEXT), [*files, figure], {"lifetime": table}, numbers)

@@ -333,7 +333,7 @@ PARTS: tuple[Part, ...] = (
         quick_budget="PPO and matched CC-CV, all aging rates x1000, fast mode, RPT every 50 cycles, cap 200 (no EOL)",
         full_budget="PPO, matched CC-CV and CC-CV 1C, all aging rates x300, fast mode, RPT every 50 cycles, cap 2000",
         inputs=(LIFE_POLICY,),
-        version="3",  # the key number says when the charge times could not be matched
+        version="4",  # the LFP row says why it is not run (an LFP policy ships since 2026-12-04)
         checkpoints=("ppo.ckpt.json", "cccv.ckpt.json", "cccv_1C.ckpt.json"),
     ),
     Part(
