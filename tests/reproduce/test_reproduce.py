@@ -272,7 +272,7 @@ def test_lfp_aging_reads_throughput_across_extrapolated_jumps(tmp_path: Path) ->
 def test_scorecard_rows_state_each_difference_in_per_cent_of_its_baseline() -> None:
     """The scorecard's table (one row per baseline) from tuned_comparison-shaped rows, no simulation."""
     from eomctl.evaluation.tuned import HELD_OUT_SEED
-    from eomctl.reproduce.scorecard import room_rows, room_tasks, rooms_by_objective, summary_rows
+    from eomctl.reproduce.scorecard import ROOM_SOLVE_CAP_S, room_rows, room_tasks, rooms_by_objective, summary_rows
 
     def row(family: str, metric: str, a: float, b: float) -> dict[str, Any]:
         d = a - b
@@ -326,6 +326,7 @@ def test_scorecard_rows_state_each_difference_in_per_cent_of_its_baseline() -> N
         ("irreversible", 0), ("irreversible", 1), ("irreversible", 2), ("entropy", 0), ("entropy", 1), ("entropy", 2)
     ]  # fmt: skip
     assert tasks[0]["family"] == "derated" and tasks[3]["family"] == "cccv" and tasks[0]["policy_sha256"] == "f00"
+    assert {t["max_wall_time_s"] for t in tasks} == {ROOM_SOLVE_CAP_S} and ROOM_SOLVE_CAP_S > 300.0  # see its comment
 
 
 def test_mpc_rows_set_each_draw_beside_its_rooms_baseline_and_bound() -> None:
