@@ -107,17 +107,35 @@ def tuned_comparison(
                                     episodes=train_episodes, scale_range=scale_reach(scale_range, built),
                                     rtol=TUNING_RTOL)  # fmt: skip
         baseline = evaluate_policy(family(scale, vmax_v), built, held_out_episodes, HELD_OUT_SEED)
-        for metric in METRICS:
-            a = np.array([getattr(e, metric) for e in held.episodes], dtype=float)
-            b = np.array([getattr(e, metric) for e in baseline.episodes], dtype=float)
-            kept = np.isfinite(a) & np.isfinite(b)  # a solver failure (NaN) drops that draw from both sides
-            diff = _difference(metric, a[kept], b[kept])
-            rows.append({
-                "family": name, "spec": baseline.policy, "scale": scale, "tuning_note": tuned.note,
-                "policy_train_time_s": target_s, "metric": metric, "n": diff.n, "policy_mean": diff.mean_a,
-                "baseline_mean": diff.mean_b, "difference": diff.difference, "low": diff.low, "high": diff.high,
-                "relative_pct": diff.relative_pct, "dropped": int(np.sum(~kept)),
-            })  # fmt: skip
+        label = {"family": name, "spec": baseline.policy, "scale": scale, "tuning_note": tuned.note,
+                 "policy_train_time_s": target_s}  # fmt: skip
+        rows += _paired_rows(label, held.episodes, baseline.episodes)
+    return rows
+
+
+def _paired_rows(
+    label: Mapping[str, Any],
+    policy_runs: Sequence[Any],
+    baseline_runs: Sequence[Any],
+    left_out: int = 0,
+    min_pairs: int = 0,
+) -> list[dict[str, Any]]:
+    """Per metric of :data:`METRICS`, the paired difference policy - baseline over the draws both ran (``label``'s
+    keys first). A solver failure (NaN) drops that draw from both sides; ``dropped`` counts those and the ``left_out``
+    draws never paired; a metric with fewer than ``min_pairs`` finite pairs gets no row."""
+    rows = []
+    for metric in METRICS:
+        a = np.array([getattr(e, metric) for e in policy_runs], dtype=float)
+        b = np.array([getattr(e, metric) for e in baseline_runs], dtype=float)
+        kept = np.isfinite(a) & np.isfinite(b)
+        if kept.sum() < min_pairs:
+            continue
+        diff = _difference(metric, a[kept], b[kept])
+        rows.append({
+            **label, "metric": metric, "n": diff.n, "policy_mean": diff.mean_a, "baseline_mean": diff.mean_b,
+            "difference": diff.difference, "low": diff.low, "high": diff.high, "relative_pct": diff.relative_pct,
+            "dropped": left_out + int(np.sum(~kept)),
+        })  # fmt: skip
     return rows
 
 
@@ -207,21 +225,9 @@ def per_draw_comparison(
             f"{min(scales):.3g}-{max(scales):.3g}C" if scales else "matched on no draw")  # fmt: skip
     if target == "deadline":
         note += f"; the policy finished after the deadline on {late} draw(s)"
-    rows: list[dict[str, Any]] = []
-    for metric in METRICS:
-        a = np.array([getattr(p, metric) for p, _ in pairs], dtype=float)
-        b = np.array([getattr(q, metric) for _, q in pairs], dtype=float)
-        kept = np.isfinite(a) & np.isfinite(b)
-        if kept.sum() < 2:
-            continue
-        diff = paired_difference(metric, a[kept], b[kept])
-        rows.append({
-            "family": name, "spec": spec, "scale": float(np.median(scales)), "tuning_note": note,
-            "policy_train_time_s": math.nan, "metric": metric, "n": diff.n, "policy_mean": diff.mean_a,
-            "baseline_mean": diff.mean_b, "difference": diff.difference, "low": diff.low, "high": diff.high,
-            "relative_pct": diff.relative_pct, "dropped": len(seeds) - int(kept.sum()),
-        })  # fmt: skip
-    return rows
+    label = {"family": name, "spec": spec, "scale": float(np.median(scales)) if scales else math.nan,
+             "tuning_note": note, "policy_train_time_s": math.nan}  # fmt: skip
+    return _paired_rows(label, [p for p, _ in pairs], [q for _, q in pairs], len(seeds) - len(pairs), min_pairs=2)
 
 
 def mpc_on_draw(
@@ -247,7 +253,7 @@ def mpc_on_draw(
     row.update({f"policy_{m}": getattr(p, m) for m in METRICS if m != "charge_time_s"})
     if not p.reached_target:
         return {**row, "status": "policy did not finish"}
-    rate_c, cccv, on_time = matched_on_draw(FAMILIES["cccv"][0], FAMILIES["cccv"][1], built, seed, p.charge_time_s)
+    rate_c, cccv, on_time = matched_on_draw(*FAMILIES["cccv"], built, seed, p.charge_time_s)
     row.update(cccv_rate_c=rate_c, cccv_time_s=cccv.episodes[0].charge_time_s)
     if not on_time:
         return {**row, "status": "no CC-CV of the policy's time on this draw"}

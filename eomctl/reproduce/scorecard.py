@@ -12,6 +12,7 @@ and :func:`scenario_mpc`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
@@ -80,13 +81,10 @@ def scenario_scorecard(
     ``policy_sha256`` (the policy file's hash, :func:`file_sha256`) is recorded and keys the task's checkpoint, so a
     replaced policy file is evaluated again, not read back from an earlier run's checkpoint.
     """
-    env = ChargingEnv(scenario)
-    try:
+    with contextlib.closing(ChargingEnv(scenario)) as env:
         path = str(REPO_ROOT / policy_file)
         rows = tuned_comparison(path, {n: FAMILIES[n] for n in families}, env, train_episodes, held_out_episodes)
         return {"scenario": scenario, "policy": policy_file, "policy_sha256": policy_sha256, "rows": rows}
-    finally:
-        env.close()
 
 
 def scenario_room(
@@ -101,15 +99,12 @@ def scenario_room(
     """The policy, ``family`` matched to its time and the bound on the held-out draw ``seed``
     (:func:`eomctl.evaluation.tuned.room_on_draw`), a JSON-ready dict; a task like :func:`scenario_scorecard`, one
     per draw so that the solves (minutes each) spread over the workers."""
-    env = ChargingEnv(scenario)
-    try:
+    with contextlib.closing(ChargingEnv(scenario)) as env:
         build, scale_range = FAMILIES[family]
         row = room_on_draw(str(REPO_ROOT / policy_file), build, scale_range, env, seed, objective=objective,
                            max_wall_time_s=max_wall_time_s)  # fmt: skip
         return {"scenario": scenario, "baseline_family": family, "objective": objective,
                 "policy_sha256": policy_sha256, **row}  # fmt: skip
-    finally:
-        env.close()
 
 
 def rooms_by_objective(draws: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -129,15 +124,12 @@ def scenario_per_draw(
     ("policy" or "deadline"; :func:`eomctl.evaluation.tuned.per_draw_comparison`, an oracle reference), as a card
     like :func:`scenario_scorecard`'s, the family named ``<family>_per_draw_oracle`` or
     ``<family>_at_deadline_oracle``."""
-    env = ChargingEnv(scenario)
-    try:
+    with contextlib.closing(ChargingEnv(scenario)) as env:
         seeds = range(HELD_OUT_SEED, HELD_OUT_SEED + draws)
         build, scale_range = FAMILIES[family]
         name = f"{family}_{'per_draw' if target == 'policy' else 'at_deadline'}_oracle"
         rows = per_draw_comparison(str(REPO_ROOT / policy_file), build, scale_range, env, seeds, name, target=target)
         return {"scenario": scenario, "policy": policy_file, "policy_sha256": policy_sha256, "rows": rows}
-    finally:
-        env.close()
 
 
 def scenario_mpc(
@@ -145,12 +137,9 @@ def scenario_mpc(
 ) -> dict[str, Any]:
     """The model-predictive charger on one held-out draw at the policy's time there
     (:func:`eomctl.evaluation.tuned.mpc_on_draw`); a task like :func:`scenario_scorecard`."""
-    env = ChargingEnv(scenario)
-    try:
+    with contextlib.closing(ChargingEnv(scenario)) as env:
         row = mpc_on_draw(str(REPO_ROOT / policy_file), env, seed, state, objective)
         return {"scenario": scenario, "policy_sha256": policy_sha256, **row}
-    finally:
-        env.close()
 
 
 def reference_tasks(
@@ -269,13 +258,10 @@ def current_map(
 ) -> Path:
     """The policy's current against temperature and SOC on ``draws`` held-out draws, beside the table's charger
     (:func:`eomctl.plotting.derating.plot_current_map`)."""
-    env = ChargingEnv(scenario)
-    try:
+    with contextlib.closing(ChargingEnv(scenario)) as env:
         recorded = []
         for spec in (str(REPO_ROOT / policy_file), table_spec):
             policy = parse_policy(spec)
             recorded.append([measure_episode(policy, env, HELD_OUT_SEED + i, record=True)[1] or []
                              for i in range(draws)])  # fmt: skip
-    finally:
-        env.close()
     return plot_current_map(recorded[0], recorded[1], table, rate_c, path, policy_label=f"policy {policy_file}")
