@@ -183,6 +183,15 @@ def _callbacks(config: TrainConfig, run_dir: Path, eval_env: Any, best_reward: f
 
         def _on_training_start(self) -> None:
             self.n_calls = self.num_timesteps // n_envs
+            # SB3 rewrites evaluations.npz from this session's list: a resumed session starts that list from the
+            # file, up to the checkpoint it resumes from, so the run keeps one learning curve.
+            previous = Path(f"{self.log_path}.npz")
+            if self.log_path is not None and previous.exists():
+                with np.load(previous) as data:
+                    keep = data["timesteps"] <= self.num_timesteps
+                    self.evaluations_timesteps = [int(t) for t in data["timesteps"][keep]]
+                    self.evaluations_results = [list(r) for r in data["results"][keep]]
+                    self.evaluations_length = [list(n) for n in data["ep_lengths"][keep]]
 
         def _on_step(self) -> bool:
             if self.eval_freq > 0 and self.n_calls % self.eval_freq == 0:

@@ -278,6 +278,20 @@ def test_interrupted_and_resumed_run_equals_the_uninterrupted_run(
     assert longer.num_timesteps >= 160 and read_config(run).n_timesteps == 160
 
 
+def test_a_resumed_run_keeps_one_learning_curve(tmp_path: Path) -> None:
+    """The evaluations of the session before the checkpoint stay in evaluations.npz (SB3 rewrites it per session);
+    those after the checkpoint, which the resumed session repeats, are not doubled."""
+    config = tiny_config("ppo", n_timesteps=128, checkpoint_freq=64, eval_freq=32)
+    whole = train(config, out=tmp_path / "whole")
+    run = tmp_path / "run"
+    with pytest.raises(TrainingInterrupted):
+        train(config, out=run, callbacks=[InterruptAt(100)])  # evaluated at 32, 64 and 96; checkpoint at 64
+    resume(run)
+    curves = [np.load(folder / "eval" / "evaluations.npz") for folder in (whole.run_dir, run)]
+    assert list(curves[1]["timesteps"]) == list(curves[0]["timesteps"]) == [32, 64, 96, 128]
+    np.testing.assert_array_equal(curves[1]["results"], curves[0]["results"])
+
+
 def test_a_run_stopped_before_its_first_checkpoint_starts_again(tmp_path: Path) -> None:
     run = tmp_path / "run"
     run.mkdir()
