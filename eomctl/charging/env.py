@@ -64,6 +64,8 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
 
     Set "bms" (what a battery-management system measures): voltage, current, temperature and a coulomb-counting SOC
     estimate ``soc_0 + charge / nominal capacity`` (blind to capacity fade), plus the time left for a deadline scenario.
+    A deadline scenario adds, last in either set, the required C-rate ``(target - SOC estimate) / hours left``, the
+    mean current that would just meet the deadline, held in [0, 2 c_rate_max] (its bound once the deadline has passed).
 
     ## Action Space
     ``Box(-1, 1, (1,), float32)``: charging current ``(a + 1) / 2 * c_rate_max * capacity_ah`` A, from 0 to the
@@ -120,6 +122,8 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
     * v0 (2026-12-03): the observation is built by :mod:`eomctl.charging.observation` (the same values as before).
     * v0 (2026-12-03): lithium plating follows consistent, Arrhenius kinetics (:mod:`eomctl.cell.plating`), and the
       degradation term counts irreversible lithium loss (the recoverable plated lithium is credited at the end).
+    * v0 (2026-12-04): a deadline scenario observes the required C-rate (one feature more: Deadline's observation
+      has 11).
     """
 
     metadata: dict[str, Any] = {"render_modes": ["human", "rgb_array"], "render_fps": 4}  # noqa: RUF012
@@ -358,7 +362,8 @@ class ChargingEnv(gym.Env[np.ndarray, np.ndarray]):
         step.update(heat_irr_j=totals["heat_irr_j"] - before.totals["heat_irr_j"])
         deadline_s = ep["deadline_s"]
         features = charge_features(ep["start"], before, after, soc_0=ep["soc_0"], capacity_ah=self.cell.capacity_ah,
-                                   time_limit_s=sc.time_limit_s, deadline_s=deadline_s, soh=ep["soh"])  # fmt: skip
+                                   time_limit_s=sc.time_limit_s, deadline_s=deadline_s, soh=ep["soh"],
+                                   target_soc=sc.target_soc)  # fmt: skip
         info: dict[str, Any] = {
             "time_s": after.time_s,
             **features,

@@ -137,7 +137,7 @@ class PolicyAdapter:
         """The env's observation of state ``now`` (``before``: the previous step's end; ``start``: the charge start)."""
         limit_s, capacity_ah = self.scenario.time_limit_s, self.cell.capacity_ah
         values = charge_features(start, before, now, soc_0=start.soc, capacity_ah=capacity_ah, time_limit_s=limit_s,
-                                 deadline_s=self.deadline_s, soh=soh)  # fmt: skip
+                                 deadline_s=self.deadline_s, soh=soh, target_soc=self.scenario.target_soc)  # fmt: skip
         return self.space.vector(values)
 
 

@@ -5,6 +5,7 @@ Envs are built once per module with ``compile=False`` (a build is ~1-3 s; JIT co
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -20,6 +21,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
 from eomctl.charging.env import ChargingEnv
 from eomctl.charging.scenarios import KELVIN_OFFSET
+from eomctl.core.constants import SECONDS_PER_HOUR
 from eomctl.core.errors import ActionError
 
 SCENARIOS = ("FastCharge", "ColdCharge", "Deadline", "AgedCell", "LFPFastCharge")
@@ -200,10 +202,24 @@ def test_solver_failure_ends_the_episode(make_env: Callable[..., ChargingEnv], m
 def test_bms_observation_set(make_env: Callable[..., ChargingEnv]) -> None:
     env = make_env("Deadline", {**LIGHT, "observation": "bms"})
     obs, info = env.reset(seed=0)
-    assert env.features == ("voltage_v", "c_rate", "temperature_k", "soc_estimate", "time_left_frac")
-    assert obs.shape == (5,) and obs[3] == pytest.approx(info["soc"], abs=1e-6)
-    obs, *_ = env.step(np.array([0.0], dtype=np.float32))
+    assert env.features == ("voltage_v", "c_rate", "temperature_k", "soc_estimate", "time_left_frac", "required_c_rate")
+    assert obs.shape == (6,) and obs[3] == pytest.approx(info["soc"], abs=1e-6)
+    obs, _, _, _, info = env.step(np.array([0.0], dtype=np.float32))
     assert obs[3] == pytest.approx(env.sim.last.soc, abs=0.02)  # coulomb counting tracks the model SOC
+    # the mean current that delivers the rest by the deadline, from the BMS's own SOC and the time left
+    left_h = (info["deadline_s"] - env.scenario.dt_s) / SECONDS_PER_HOUR
+    assert obs[5] == pytest.approx((env.scenario.target_soc - obs[3]) / left_h, rel=1e-5)
+
+
+def test_required_rate_past_the_deadline_is_held_at_its_bound(make_env: Callable[..., ChargingEnv]) -> None:
+    """Past the deadline with charge still to deliver the required rate is infinite; the observation holds it at twice
+    the charger's maximum, and a scenario without a deadline does not observe it."""
+    env = make_env("Deadline", LIGHT)
+    env.reset(seed=0, options={"deadline_s": 30.0, "initial_soc": 0.2})
+    obs, _, _, _, info = env.step(np.array([-1.0], dtype=np.float32))  # no current: the deadline passes unmet
+    assert info["required_c_rate"] == math.inf
+    assert obs[env.features.index("required_c_rate")] == pytest.approx(2.0 * env.scenario.c_rate_max)
+    assert "required_c_rate" not in make_env("FastCharge", LIGHT).features
 
 
 def test_aging_lowers_soh_and_reset_options(make_env: Callable[..., ChargingEnv]) -> None:
