@@ -327,6 +327,8 @@ class LifetimeRun:
         """One step of the run: an RPT when one is due, else a cycle (and, in fast mode, the jump after it); each new
         row goes to :attr:`rows` and ``on_row``. Returns False once the run has ended (end of life or the cycle cap)."""
         cfg = self.config
+        if self.rows and self.rows[-1]["rpt"] and self.soh <= cfg.eol_soh:
+            return False  # it ended at its last RPT: a finished run resumed from its checkpoint stays finished
         if _rpt_due(self):
             self._add(self.run_rpt(), on_row)
             return self.soh > cfg.eol_soh

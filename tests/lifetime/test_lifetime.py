@@ -296,6 +296,16 @@ def test_resume_gives_the_same_rows(sim: CellSimulator, tmp_path: Path) -> None:
         np.testing.assert_allclose([a[k] for k in CSV_COLUMNS], [b[k] for k in CSV_COLUMNS], rtol=1e-9, atol=1e-12)
 
 
+def test_a_finished_run_resumed_stays_finished(sim: CellSimulator, tmp_path: Path) -> None:
+    """A run that ended at end of life (at an RPT) and is resumed from its checkpoint adds no cycle."""
+    config = dataclasses.replace(BASE, max_cycles=5, rpt_every=1, eol_soh=0.9999999)  # the first fade ends it
+    checkpoint = tmp_path / "life.json"
+    ended = run_lifetime(config, checkpoint=checkpoint, simulator=sim)
+    assert ended.rows[-1]["rpt"] and ended.rows[-1]["cycle"] < config.max_cycles
+    resumed = run_lifetime(config, checkpoint=checkpoint, resume=True, simulator=sim)
+    assert [r["cycle"] for r in resumed.rows] == [r["cycle"] for r in ended.rows]
+
+
 def test_aging_acceleration_scales_every_degradation_rate_alike() -> None:
     from eomctl.cell.catalogue import load_cell
     from eomctl.lifetime.engine import AGING_RATE_PARAMETERS, accelerated_rates
