@@ -101,16 +101,33 @@ def tuned_comparison(
     trained = evaluate_policy(policy, built, train_episodes, TRAIN_SEED)
     held = evaluate_policy(policy, built, held_out_episodes, HELD_OUT_SEED)
     target_s = trained.mean("charge_time_s")
+    deadlines_s = _deadlines(built, HELD_OUT_SEED, held_out_episodes)
     rows: list[dict[str, Any]] = []
     for name, (family, scale_range) in families.items():
         scale, tuned = matched_time(functools.partial(_at_voltage, family, vmax_v), target_s, built, TRAIN_SEED,
                                     episodes=train_episodes, scale_range=scale_reach(scale_range, built),
                                     rtol=TUNING_RTOL)  # fmt: skip
         baseline = evaluate_policy(family(scale, vmax_v), built, held_out_episodes, HELD_OUT_SEED)
-        label = {"family": name, "spec": baseline.policy, "scale": scale, "tuning_note": tuned.note,
+        note = tuned.note
+        if deadlines_s is not None:  # equal mean time says nothing of each draw's deadline: count who met it
+            note += (f"; late on the held-out draws: policy {_late(held.episodes, deadlines_s)}, baseline "
+                     f"{_late(baseline.episodes, deadlines_s)} of {len(deadlines_s)}")  # fmt: skip
+        label = {"family": name, "spec": baseline.policy, "scale": scale, "tuning_note": note,
                  "policy_train_time_s": target_s}  # fmt: skip
         rows += _paired_rows(label, held.episodes, baseline.episodes)
     return rows
+
+
+def _deadlines(env: gymnasium.Env[Any, Any], first_seed: int, episodes: int) -> list[float] | None:
+    """The deadline [s] of each draw ``first_seed``, ``first_seed + 1``, ..., or None for a scenario without one."""
+    if env.unwrapped.scenario.deadline_s is None:  # type: ignore[attr-defined]
+        return None
+    return [float(env.reset(seed=first_seed + i)[1]["deadline_s"]) for i in range(episodes)]
+
+
+def _late(episodes: Sequence[Any], deadlines_s: Sequence[float]) -> int:
+    """How many episodes did not reach the target by their draw's deadline."""
+    return sum(not (e.reached_target and e.charge_time_s <= d) for e, d in zip(episodes, deadlines_s, strict=True))
 
 
 def _paired_rows(

@@ -315,7 +315,7 @@ PARTS: tuple[Part, ...] = (
             "the MPC (oracle, EKF) on the first 3; 3 episodes per chemistry vs matched CC-CV"
         ),
         inputs=(*SHIPPED_POLICIES.values(), *POLICY_FILES.values()),
-        version="9",  # room solves capped at 1200 s, not 300 s (the cap, not the solver, ended one under load)
+        version="10",  # Deadline: the late draws of each side counted beside the mean-time comparison
         exclusive=True,  # runs its own pool of two scenario tasks
         checkpoints=("scorecard.ckpt.json", "room.ckpt.json", "per_draw.ckpt.json", "mpc.ckpt.json"),
     ),

@@ -60,6 +60,25 @@ def test_tuned_comparison_pairs_held_out_draws() -> None:
     assert time_row["low"] <= time_row["difference"] <= time_row["high"]
 
 
+@pytest.mark.parametrize(("deadline_s", "late"), [((600.0, 900.0), 0), ((100.0, 120.0), 2)])
+def test_tuned_comparison_counts_late_draws_in_a_deadline_scenario(deadline_s: tuple[float, float], late: int) -> None:
+    """Plumbing on a cheap stand-in (Deadline's draws, a 60 -> 70 % charge, no JIT): equal mean time says nothing of
+    each draw's deadline, so the note counts the held-out draws each side finished late (at 2C the charge takes about
+    3 min: on time for deadlines of 10-15 min, late for 100-120 s)."""
+    from eomctl.charging.env import ChargingEnv
+    from eomctl.evaluation.tuned import FAMILIES, tuned_comparison
+
+    overrides = {"simulator": {"compile": False}, "initial_soc": [0.6, 0.62], "target_soc": 0.7,
+                 "deadline_s": list(deadline_s)}  # fmt: skip
+    env = ChargingEnv("Deadline", overrides=overrides)
+    try:
+        rows = tuned_comparison("cccv:rate=2C,vmax=4.2,cutoff=C/20", {"cccv": FAMILIES["cccv"]}, env,
+                                train_episodes=2, held_out_episodes=2)  # fmt: skip
+    finally:
+        env.close()
+    assert rows[0]["tuning_note"].endswith(f"late on the held-out draws: policy {late}, baseline {late} of 2")
+
+
 def test_room_to_bound_is_measured_on_the_same_draw() -> None:
     """Plumbing on a cheap stand-in (a 60 -> 70 % charge at 10 C, no JIT): on the draw, the baseline family is tuned
     to the policy's own charge time, the bound is solved from the draw's start at that time and is no higher than
