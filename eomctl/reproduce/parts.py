@@ -51,7 +51,7 @@ from eomctl.reproduce.part import (
     PartResult,
 )
 from eomctl.reproduce.plating import plating_part
-from eomctl.reproduce.policy_life import AMBIENTS_C, COLD_POLICY, policy_life_part
+from eomctl.reproduce.policy_life import AMBIENTS_C, COLD_POLICY, COLDEST_C, policy_life_part
 from eomctl.reproduce.policy_life import checkpoint_names as policy_life_checkpoints
 from eomctl.reproduce.scorecard import SHIPPED_POLICIES
 
@@ -186,12 +186,15 @@ KEY_ROWS: tuple[KeyRow, ...] = (
     *(KeyRow(f"Lifetime extension vs the longer-lived BMS charger at matched repeated charge time, ColdFastCharge "
              f"policy, {a:g} C ambient, {how}", "NMC", "+25 % (research); goal >= 15 % (docs/evaluation.md)", RESEARCH,
              "policy_life", f"cold_policy_lifetime_extension_pct_{a:g}C{suffix}")
-      for suffix, how in (("", "10 min rests"), ("_soaked", "4 h rests (each charge from a cell at ambient)"))
-      for a in AMBIENTS_C),
+      for suffix, how, ambients in (("", "10 min rests", AMBIENTS_C),
+                                    ("_soaked", "4 h rests (each charge from a cell at ambient)",
+                                     (COLDEST_C, *AMBIENTS_C)))
+      for a in ambients),
     *(KeyRow(f"Most life that plating no lithium could add at the same charge time (CC-CV on a cell that cannot "
-             f"plate vs the same CC-CV), 0 C ambient, {how}", "NMC", "no research figure; the ceiling of the row "
-             "above", "docs/lifetime.md", "policy_life", f"plating_free_lifetime_ceiling_pct_0C{suffix}")
-      for suffix, how in (("", "10 min rests"), ("_soaked", "4 h rests"))),
+             f"plate vs the same CC-CV), {a:g} C ambient, {how}", "NMC", "no research figure; the ceiling of the "
+             "rows above", "docs/lifetime.md", "policy_life", f"plating_free_lifetime_ceiling_pct_{a:g}C{suffix}")
+      for suffix, how, a in (("", "10 min rests", 0.0), ("_soaked", "4 h rests", COLDEST_C),
+                             ("_soaked", "4 h rests", 0.0))),
     *(KeyRow(f"Share of the room to the bound captured ({what}), ColdFastCharge", "NMC",
              "no research figure; goal >= 50 % (docs/evaluation.md)", "docs/evaluation.md", "policy",
              f"room_captured_pct_{objective}_ColdFastCharge")
@@ -323,12 +326,12 @@ PARTS: tuple[Part, ...] = (
         "policy_life",
         "Cycle life under the cold policy, CC-CV and the JEITA charger at the same repeated charge time, 0 C and 10 C",
         policy_life_part,
-        quick_budget="ColdFastCharge policy, matched CC-CV and JEITA at 0 C and 10 C, 10 min and 4 h rests, the "
-        "plating-free CC-CV at 0 C, 30 cycles (no end of life)",
-        full_budget="the policy, matched CC-CV and JEITA at 0 C and 10 C, 10 min and 4 h rests, the plating-free CC-CV "
-        "at 0 C, to 80 % SOH (cap 12000), unaccelerated, fast",
+        quick_budget="ColdFastCharge policy, matched CC-CV and JEITA at 0 C and 10 C with 10 min and 4 h rests and at "
+        "-10 C with 4 h rests, the plating-free CC-CV at 0 C and -10 C, 30 cycles (no end of life)",
+        full_budget="the policy, matched CC-CV and JEITA at 0 C and 10 C with 10 min and 4 h rests and at -10 C with "
+        "4 h rests, the plating-free CC-CV at 0 C and -10 C, to 80 % SOH (cap 12000), unaccelerated, fast",
         inputs=(COLD_POLICY, "envs/ColdFastCharge.yaml"),
-        version="3",  # 4 h rests (every charge from a cell at ambient) and the plating-free ceiling beside them
+        version="4",  # cold-soaked at -10 C too
         exclusive=True,  # runs its own pool of two lifetimes
         checkpoints=("policy_life.ckpt.json", *policy_life_checkpoints()),
     ),

@@ -26,6 +26,8 @@ COLD_POLICY = "agents/ppo_ColdFastCharge-v0.zip"
 # one's rate is matched per ambient. The longer-lived of the two is the baseline of the key number.
 COLD_BASELINES = {"baseline": "cccv:vmax=4.2,cutoff=C/20", "jeita": "derated:rates=1C,table=jeita"}
 AMBIENTS_C = (0.0, 10.0)
+# With 4 h rests the charge also starts at -10 C, the coldest start the scenario draws and where it plates most.
+COLDEST_C = -10.0
 # Rest after each charge and after each discharge [s]. "warm": 10 min, the lifetime command's default, so each charge
 # starts from a cell the 1C discharge warmed (about 13 C at 0 C ambient). "soaked": 4 h, so each charge starts from a
 # cell relaxed to ambient, as the scenario's episodes do and as a car charged after a night outside (the cold_life part
@@ -50,7 +52,7 @@ POLICY_LIFE_TEXT = """
     EOL_baseline - 1) against the longer-lived of the two chargers. The same again with 4 h rests ("soaked"), so that
     every charge starts from a cell at ambient, as the scenario's episodes do; and at 0 C, under both rests, the matched
     CC-CV on a cell that cannot plate (a counterfactual, not a charger): its extension over the CC-CV is the most that
-    plating no lithium at all could add at that charge time.
+    plating no lithium at all could add at that charge time. With 4 h rests all of them also at -10 C ambient.
 """
 
 
@@ -71,6 +73,8 @@ def _tasks(quick: bool, out_dir: Path) -> list[dict[str, Any]]:
              for protocol in PROTOCOLS for a in AMBIENTS_C for role in ("policy", *COLD_BASELINES)]  # fmt: skip
     tasks += [{"ambient_c": 0.0, "role": PLATING_FREE, "protocol": protocol, "quick": quick, "out_dir": str(out_dir)}
               for protocol in PROTOCOLS]  # fmt: skip
+    tasks += [{"ambient_c": COLDEST_C, "role": role, "protocol": "soaked", "quick": quick, "out_dir": str(out_dir)}
+              for role in ("policy", *COLD_BASELINES, PLATING_FREE)]  # fmt: skip
     return tasks
 
 
@@ -121,18 +125,18 @@ def policy_life_part(out_dir: Path, quick: bool, executor: str) -> PartResult:
     numbers: dict[str, KeyNumber] = {}
     for protocol, rest_s in PROTOCOLS.items():
         suffix = "" if protocol == "warm" else f"_{protocol}"
-        for ambient_c in AMBIENTS_C:
+        for ambient_c in sorted({r["ambient_c"] for r in rows if r["protocol"] == protocol}):
             here = {r["role"]: r for r in rows if r["ambient_c"] == ambient_c and r["protocol"] == protocol}
             mine = here["policy"]
+            chargers = [here[role] for role in COLD_BASELINES if role in here]
             # the longer-lived charger: the later end of life, or the higher final SOH when neither reached it
-            theirs = max((here[role] for role in COLD_BASELINES),
-                         key=lambda r: (r["eol_cycle"] or float("inf"), r["final_soh"] or 0.0))  # fmt: skip
+            theirs = max(chargers, key=lambda r: (r["eol_cycle"] or float("inf"), r["final_soh"] or 0.0))
             gap_pct = 100.0 * (theirs["steady_charge_time_s"] / mine["steady_charge_time_s"] - 1.0)
             extension = _extension_pct(mine, theirs)
             how = (
                 f"{ambient_c:g} C, {rest_s / 60:g} min rests: policy charge (cycle {STEADY_CYCLES}) "
                 f"{mine['steady_charge_time_s']:.0f} s, {theirs['spec']} (the longer-lived of "
-                f"{len(COLD_BASELINES)} BMS chargers) {theirs['steady_charge_time_s']:.0f} s ({gap_pct:+.1f} %); "
+                f"{len(chargers)} BMS chargers) {theirs['steady_charge_time_s']:.0f} s ({gap_pct:+.1f} %); "
             )
             how += (f"EOL cycle {mine['eol_cycle']:.0f} vs {theirs['eol_cycle']:.0f} (unaccelerated, fast mode)"
                     if extension is not None
