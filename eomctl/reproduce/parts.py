@@ -10,7 +10,7 @@ The parts, in running order (:data:`PARTS`):
 | ``pareto`` | the charge-time / entropy / LLI Pareto manifold and the EEZ | charging |
 | ``bound`` | the optimal-control bound beside every baseline at the same charge time and start | bound |
 | ``policy`` | every shipped policy vs the chargers tuned to its charge time, on held-out draws | charging |
-| ``policy_life`` | cycle life under the cold policy and matched CC-CV at 0 C and 10 C | policy_life |
+| ``policy_life`` | cycle life, cold policy vs matched BMS chargers, -10 to 10 C; plating-free ceiling | policy_life |
 | ``lifetime`` | cycle life under the shipped policy and matched-time CC-CV | life |
 | ``analytics``, ``bridge`` | EOM quantities, energy-entropy balance; entropy-impedance bridge | analytics |
 | ``prognostics`` | SOH / RUL from early cycles, simulated fleet and real data | life |

@@ -68,7 +68,8 @@ def _stem(role: str, ambient_c: float, protocol: str) -> str:
 
 
 def _tasks(quick: bool, out_dir: Path) -> list[dict[str, Any]]:
-    """Every lifetime the part runs: policy and BMS chargers per protocol and ambient, the plating-free CC-CV at 0 C."""
+    """Every lifetime the part runs: policy and BMS chargers per protocol and ambient, the plating-free CC-CV at 0 C
+    under both protocols, and all four cold-soaked at :data:`COLDEST_C`."""
     tasks = [{"ambient_c": a, "role": role, "protocol": protocol, "quick": quick, "out_dir": str(out_dir)}
              for protocol in PROTOCOLS for a in AMBIENTS_C for role in ("policy", *COLD_BASELINES)]  # fmt: skip
     tasks += [{"ambient_c": 0.0, "role": PLATING_FREE, "protocol": protocol, "quick": quick, "out_dir": str(out_dir)}
