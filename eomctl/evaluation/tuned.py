@@ -122,7 +122,15 @@ def _deadlines(env: gymnasium.Env[Any, Any], first_seed: int, episodes: int) -> 
     """The deadline [s] of each draw ``first_seed``, ``first_seed + 1``, ..., or None for a scenario without one."""
     if env.unwrapped.scenario.deadline_s is None:  # type: ignore[attr-defined]
         return None
-    return [float(env.reset(seed=first_seed + i)[1]["deadline_s"]) for i in range(episodes)]
+    return [_deadline_s(env, first_seed + i) for i in range(episodes)]
+
+
+def _deadline_s(env: gymnasium.Env[Any, Any], seed: int) -> float:
+    """The deadline [s] the draw ``seed`` sets (:class:`ConfigError` in a scenario without deadlines)."""
+    deadline_s = env.reset(seed=seed)[1]["deadline_s"]
+    if deadline_s is None:
+        raise ConfigError("per-draw target 'deadline' needs a scenario with deadline_s")
+    return float(deadline_s)
 
 
 def _late(episodes: Sequence[Any], deadlines_s: Sequence[float]) -> int:
@@ -229,9 +237,7 @@ def per_draw_comparison(
             continue
         target_s = p.charge_time_s
         if target == "deadline":
-            target_s = built.reset(seed=seed)[1]["deadline_s"]
-            if target_s is None:
-                raise ConfigError("per-draw target 'deadline' needs a scenario with deadline_s")
+            target_s = _deadline_s(built, seed)
             late += p.charge_time_s > target_s
         scale, matched, on_time = matched_on_draw(family, scale_range, built, seed, target_s)
         if on_time:

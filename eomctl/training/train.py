@@ -185,9 +185,8 @@ def _callbacks(config: TrainConfig, run_dir: Path, eval_env: Any, best_reward: f
             self.n_calls = self.num_timesteps // n_envs
             # SB3 rewrites evaluations.npz from this session's list: a resumed session starts that list from the
             # file, up to the checkpoint it resumes from, so the run keeps one learning curve.
-            previous = Path(f"{self.log_path}.npz")
-            if self.log_path is not None and previous.exists():
-                with np.load(previous) as data:
+            if self.log_path is not None and Path(f"{self.log_path}.npz").exists():
+                with np.load(f"{self.log_path}.npz") as data:
                     keep = data["timesteps"] <= self.num_timesteps
                     self.evaluations_timesteps = [int(t) for t in data["timesteps"][keep]]
                     self.evaluations_results = [list(r) for r in data["results"][keep]]
